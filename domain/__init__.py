@@ -1,0 +1,1 @@
+"""The domain: SQLAlchemy models, services and ports; knows nothing of Celery or settings."""

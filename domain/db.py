@@ -1,0 +1,57 @@
+"""Engines and sessions. The domain is handed these; it never reads settings itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+APPLICATION_NAME = "backroom"
+
+
+def to_url(url: str | URL) -> URL:
+    """Accept `postgresql://` as well as `postgresql+psycopg2://`; always use psycopg2."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername="postgresql+psycopg2")
+
+
+def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    """One engine per process (create it after a fork, never before).
+
+    `pool_size=0` gives an engine without a pool, for one-shot commands.
+    """
+    pooling: dict[str, object] = (
+        {"poolclass": NullPool}
+        if pool_size == 0
+        else {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 1800}
+    )
+    engine = create_engine(
+        to_url(url),
+        pool_pre_ping=True,
+        echo=echo,
+        connect_args={"application_name": APPLICATION_NAME},
+        **pooling,
+    )
+    event.listen(engine, "connect", _set_utc)
+    return engine
+
+
+def _set_utc(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """`with unit_of_work(f) as s:` commits once at the end; an exception rolls back."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,34 @@
+"""Domain errors: each says what is wrong in words an operator understands.
+
+`PermanentError` means trying again cannot help; `RetryableError` means it may.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class PermanentError(DomainError):
+    """Bad input or a broken rule: retrying the same thing fails the same way."""
+
+
+class RetryableError(DomainError):
+    """A passing fault (a lock, a timeout, a provider hiccup): the same call may succeed."""
+
+
+class InvalidValue(PermanentError, ValueError):
+    """A value does not have the form the domain needs."""
+
+
+class RuleViolated(PermanentError):
+    """The database refused a change because it breaks one of the model's rules."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class ConcurrentUpdate(RetryableError):
+    """Somebody else changed the row first (optimistic version check)."""

@@ -1,0 +1,82 @@
+"""Every mapped table, importable from one place (Alembic reads `Base.metadata` from here)."""
+
+from __future__ import annotations
+
+from domain.models.base import Base
+from domain.models.catalog import (
+    Brand,
+    Category,
+    Product,
+    ProductImage,
+    ProductStatus,
+    ProductVariant,
+    Tag,
+    product_categories,
+    product_tags,
+)
+from domain.models.fulfilment import Payment, Shipment
+from domain.models.inventory import (
+    Inventory,
+    InventoryMovement,
+    InventoryStatus,
+    InventoryVariant,
+    MovementType,
+)
+from domain.models.orders import (
+    Order,
+    OrderItem,
+    OrderStatus,
+    OrderStatusHistory,
+    PaymentStatus,
+    ShippingStatus,
+)
+from domain.models.shopping import CartItem, Review, ReviewStatus, Wishlist, WishlistItem
+from domain.models.users import (
+    Address,
+    Customer,
+    LoginSession,
+    Role,
+    User,
+    UserStatus,
+    Vendor,
+    user_roles,
+)
+
+__all__ = [
+    "Address",
+    "Base",
+    "Brand",
+    "CartItem",
+    "Category",
+    "Customer",
+    "Inventory",
+    "InventoryMovement",
+    "InventoryStatus",
+    "InventoryVariant",
+    "LoginSession",
+    "MovementType",
+    "Order",
+    "OrderItem",
+    "OrderStatus",
+    "OrderStatusHistory",
+    "Payment",
+    "PaymentStatus",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "ProductVariant",
+    "Review",
+    "ReviewStatus",
+    "Role",
+    "Shipment",
+    "ShippingStatus",
+    "Tag",
+    "User",
+    "UserStatus",
+    "Vendor",
+    "Wishlist",
+    "WishlistItem",
+    "product_categories",
+    "product_tags",
+    "user_roles",
+]

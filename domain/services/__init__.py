@@ -1,0 +1,1 @@
+"""Domain services: verbs that take a unit of work and return plain values."""

@@ -1,0 +1,1 @@
+"""Celery tasks, one thin module per area (arrives with the order pipeline)."""

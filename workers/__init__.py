@@ -1,0 +1,1 @@
+"""The composition root: settings, the Celery app, the command line, embedded servers."""

@@ -1,0 +1,137 @@
+"""Backroom's settings, read from `BACKROOM_*` environment variables and an optional `.env`.
+
+`load_settings()` is the only way the rest of the code gets them: a wrong value raises
+`SettingsError` whose message is one line naming the variable, which the command line prints
+before it exits.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    EmailStr,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "BACKROOM_"
+_DB_SCHEMES = ("postgresql", "postgresql+psycopg2")
+_BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp")
+_BACKEND_SCHEMES = ("redis", "rediss", "redis+socket", "db+postgresql", "rpc")
+_EMAILS: TypeAdapter[list[EmailStr]] = TypeAdapter(list[EmailStr])
+
+
+class SettingsError(ValueError):
+    """A setting has a value Backroom cannot start with; the message names the variable."""
+
+
+def _scheme_of(url: str) -> str:
+    return url.split("://", 1)[0] if "://" in url else ""
+
+
+def _check_scheme(url: str | None, allowed: tuple[str, ...]) -> str | None:
+    if url is not None and _scheme_of(url) not in allowed:
+        raise ValueError(f"URL scheme must be one of {', '.join(allowed)}")
+    return url
+
+
+class Settings(BaseSettings):
+    """Every knob Backroom has. Unset server URLs mean: use the embedded servers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str | None = None
+    broker_url: str | None = None
+    result_backend: str | None = None
+    timezone: str = "UTC"
+    data_dir: str = ".backroom"
+
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: EmailStr = "backroom@localhost.localdomain"
+    smtp_tls: bool = False
+
+    report_recipients: Annotated[list[EmailStr], NoDecode] = Field(default_factory=list)
+
+    flower_user: str = "admin"
+    flower_password: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return _check_scheme(value, _DB_SCHEMES)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        return _check_scheme(value, _BROKER_SCHEMES)
+
+    @field_validator("result_backend")
+    @classmethod
+    def _result_backend(cls, value: str | None) -> str | None:
+        return _check_scheme(value, _BACKEND_SCHEMES)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("report_recipients", mode="before")
+    @classmethod
+    def _recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            return _EMAILS.validate_python([part for part in parts if part])
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _mask_credentials(value: str) -> str:
+    """`scheme://user:secret@host` -> `scheme://user:***@host`: never print a password."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    value = first.get("input")
+    if "password" in field or isinstance(value, dict):
+        shown = ""
+    elif isinstance(value, str):
+        shown = f" (got {_mask_credentials(value)!r})"
+    else:
+        shown = f" (got {value!r})"
+    more = len(error.errors()) - 1
+    extra = f"; and {more} more problem(s)" if more else ""
+    return f"{ENV_PREFIX}{field.upper()}: {message}{shown}{extra}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise `SettingsError` with one line naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
