@@ -275,6 +275,14 @@ def status(data_dir: Path) -> dict[str, bool]:
     return {"postgres": _postmaster(data_dir) is not None, "redis": _redis_running(data_dir)}
 
 
+def running_urls(data_dir: Path) -> EmbeddedServers:
+    """URLs of the embedded servers already running in `data_dir` (None for those not running)."""
+    data_dir = Path(data_dir).resolve()
+    database = _database_url(data_dir) if _postmaster(data_dir) is not None else None
+    broker = f"redis+socket://{redis_socket(data_dir)}" if _redis_running(data_dir) else None
+    return EmbeddedServers(database, broker, broker)
+
+
 @contextmanager
 def resolve_urls(settings: Settings) -> Iterator[EmbeddedServers]:
     """The effective URLs: those set in `settings`, embedded servers for the others."""

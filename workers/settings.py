@@ -8,7 +8,7 @@ before it exits.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -70,6 +70,13 @@ class Settings(BaseSettings):
 
     flower_user: str = "admin"
     flower_password: SecretStr | None = None
+
+    mailer: Literal["smtp", "file"] = "smtp"  # file: the simulated provider, .eml files
+    payment_provider: Literal["simulated"] = "simulated"
+    sweep_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps (beat)
+    sweep_stuck_after: float = Field(default=300.0, gt=0)  # an order still this long is re-driven
+    sweep_publish_after: float = Field(default=30.0, ge=0)  # an unpublished outbox row is resent
+    visibility_timeout: int = Field(default=3600, ge=60)  # Redis: unacked messages come back after
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,13 @@ from domain.models.orders import (
     PaymentStatus,
     ShippingStatus,
 )
+from domain.models.pipeline import (
+    DeadLetter,
+    DeadLetterStatus,
+    Notification,
+    NotificationStatus,
+    OutboxMessage,
+)
 from domain.models.shopping import CartItem, Review, ReviewStatus, Wishlist, WishlistItem
 from domain.models.users import (
     Address,
@@ -49,16 +56,21 @@ __all__ = [
     "CartItem",
     "Category",
     "Customer",
+    "DeadLetter",
+    "DeadLetterStatus",
     "Inventory",
     "InventoryMovement",
     "InventoryStatus",
     "InventoryVariant",
     "LoginSession",
     "MovementType",
+    "Notification",
+    "NotificationStatus",
     "Order",
     "OrderItem",
     "OrderStatus",
     "OrderStatusHistory",
+    "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Product",

@@ -117,6 +117,18 @@ class InventoryMovement(Base):
         check("resulting_quantity >= 0", "resulting_quantity_non_negative"),
         check("resulting_reserved >= 0", "resulting_reserved_non_negative"),
         Index("ix_inventory_movements_reference", "reference_type", "reference_id"),
+        # one movement of a kind per stock row per reference: a replayed step moves nothing
+        Index(
+            "uq_inventory_movements_once",
+            "reference_type",
+            "reference_id",
+            "movement_type",
+            "inventory_id",
+            "inventory_variant_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+            postgresql_where="reference_id IS NOT NULL",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(

@@ -8,7 +8,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Numeric,
+    Sequence,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domain.models.base import Base, Entity, JSONDoc, check, str_enum
@@ -18,6 +28,7 @@ if TYPE_CHECKING:
     from domain.models.users import Customer
 
 ORDER_NUMBER_PATTERN = "^ORD-[0-9]{8}-[A-Z0-9]{6}$"
+order_number_seq = Sequence("order_number_seq", metadata=Base.metadata)
 
 
 class OrderStatus(enum.StrEnum):
@@ -171,7 +182,7 @@ class OrderStatusHistory(Base):
 
     __tablename__ = "order_status_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )

@@ -891,7 +891,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_inventory_status"), "inventory", ["status"], unique=False)
     op.create_table(
         "order_status_history",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("order_id", sa.Uuid(), nullable=False),
         sa.Column(
             "old_status",

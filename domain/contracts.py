@@ -1,0 +1,191 @@
+"""The public contract, v1: the tasks other systems enqueue and the payloads they send.
+
+Task names and these schemas are a versioned promise: fields are never renamed or retyped in
+v1; a breaking change is a new task name. Every public task is read from the queue `orders`.
+`contract_document()` is the JSON Schema published in `docs/contract-v1.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from domain.errors import PermanentError
+
+CONTRACT_VERSION = 1
+PUBLIC_QUEUE = "orders"
+
+# ISO 4217 codes in use (2026), without the funds and metals codes.
+_ISO_4217_CODES = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
+    GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW
+    KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN
+    NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+    SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS
+    VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG"""
+ISO_4217 = frozenset(_ISO_4217_CODES.split())
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_upper=True,
+        min_length=3,
+        max_length=50,
+        pattern=r"^[A-Za-z0-9-]+$",
+    ),
+]
+OrderNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^ORD-[0-9]{8}-[A-Z0-9]{6}$")
+]
+
+
+class ContractViolation(PermanentError):
+    """A payload that breaks the contract; `field` names the first offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class OrderLine(_Payload):
+    sku: Sku
+    quantity: StrictInt = Field(ge=1, le=1000)
+
+
+class ShippingAddress(_Payload):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    postal_code: Annotated[str, StringConstraints(min_length=3, max_length=20)]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        description="ISO 3166-1 alpha-2 country code, e.g. DE"
+    )
+
+
+class PlaceOrder(_Payload):
+    """`orders.place`: hand over an order. The same `idempotency_key` yields the same order."""
+
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    customer_email: EmailStr
+    customer_name: Text | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    lines: list[OrderLine] = Field(min_length=1, max_length=100)
+    shipping_address: ShippingAddress
+    payment_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        seen: set[str] = set()
+        for line in lines:
+            if line.sku in seen:
+                raise ValueError(f"SKU {line.sku} appears on more than one line")
+            seen.add(line.sku)
+        return lines
+
+
+class PlaceOrderResult(_Payload):
+    order_id: str
+    order_number: str
+    status: str
+
+
+class CancelOrder(_Payload):
+    """`orders.cancel`: stop an order that has not shipped; releases stock, refunds payment."""
+
+    order_number: OrderNumber
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class Restock(_Payload):
+    """`inventory.restock`: units received. A repeated `idempotency_key` adds nothing."""
+
+    sku: Sku
+    quantity: StrictInt = Field(ge=1, le=1_000_000)
+    reason: Text
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, description="defaults to the Celery task id"
+    )
+
+
+class OrderStatusQuery(_Payload):
+    """`orders.status`: where an order stands."""
+
+    order_number: OrderNumber
+
+
+P = TypeVar("P", bound=_Payload)
+
+PUBLIC_TASKS: dict[str, type[_Payload]] = {
+    "orders.place": PlaceOrder,
+    "orders.cancel": CancelOrder,
+    "inventory.restock": Restock,
+    "orders.status": OrderStatusQuery,
+}
+
+
+def parse(model: type[P], args: tuple[Any, ...], kwargs: dict[str, Any]) -> P:
+    """Validate a task's arguments against the contract or raise `ContractViolation`."""
+    if args:
+        raise ContractViolation("payload", "must be keyword arguments (a JSON object), not a list")
+    try:
+        return model.model_validate(kwargs)
+    except ValidationError as error:
+        raise _violation(error) from None
+
+
+def _violation(error: ValidationError) -> ContractViolation:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "payload"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (not in the v1 contract)"
+    more = len(error.errors()) - 1
+    return ContractViolation(field, message + (f" (and {more} more problem(s))" if more else ""))
+
+
+def contract_document() -> dict[str, Any]:
+    """The JSON Schema of every public task's keyword arguments, with its queue."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"Backroom public tasks, contract v{CONTRACT_VERSION}",
+        "description": __doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else "",
+        "version": CONTRACT_VERSION,
+        "tasks": {
+            name: {
+                "queue": PUBLIC_QUEUE,
+                "kwargs": model.model_json_schema(),
+                **(
+                    {"returns": PlaceOrderResult.model_json_schema()}
+                    if name == "orders.place"
+                    else {}
+                ),
+            }
+            for name, model in PUBLIC_TASKS.items()
+        },
+    }

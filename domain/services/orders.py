@@ -1,0 +1,205 @@
+"""Orders: place one (idempotently), move it along with history, cancel it, report on it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, selectinload
+
+from domain import steps
+from domain.contracts import CancelOrder, PlaceOrder
+from domain.errors import PermanentError
+from domain.models import (
+    Order,
+    OrderItem,
+    OrderStatus,
+    OrderStatusHistory,
+    Payment,
+    PaymentStatus,
+)
+from domain.services.catalog import PricedLine, price_lines
+from domain.services.customers import customer_for
+from domain.uow import stage
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SPACE = 36**6
+_SPREAD = 1_000_003  # prime, so n -> n * _SPREAD mod 36^6 is one-to-one
+FINAL = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.REFUNDED})
+_STAMPS = {
+    OrderStatus.CONFIRMED: "confirmed_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+
+
+class OrderNotFound(PermanentError):
+    pass
+
+
+class NotCancellable(PermanentError):
+    """A valid request the order's state cannot grant (it has shipped)."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    order_id: str
+    order_number: str
+    status: str
+    created: bool
+
+
+def order_number(session: Session, now: datetime) -> str:
+    """`ORD-YYYYMMDD-XXXXXX`: unique (from a sequence), not guessable in order."""
+    n = session.execute(text("SELECT nextval('order_number_seq')")).scalar_one()
+    code, value = "", (n * _SPREAD) % _SPACE
+    for _ in range(6):
+        value, digit = divmod(value, 36)
+        code = _ALPHABET[digit] + code
+    return f"ORD-{now:%Y%m%d}-{code}"
+
+
+def move(session: Session, order: Order, status: OrderStatus, now: datetime, note: str) -> None:
+    """Change an order's status and write the history row, in the caller's transaction."""
+    session.add(
+        OrderStatusHistory(
+            order_id=order.id, old_status=order.status, new_status=status, notes=note
+        )
+    )
+    order.status = status
+    if status in _STAMPS:
+        setattr(order, _STAMPS[status], now)
+
+
+def locked(session: Session, order_id: uuid.UUID) -> Order | None:
+    """The order, row-locked for this transaction (duplicate steps queue up behind it)."""
+    stmt = select(Order).where(Order.id == order_id).with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
+    """Create the order, its lines and its pending payment; stage the reservation."""
+    existing = _by_key(session, cmd.idempotency_key)
+    if existing is not None:
+        return existing
+    lines = price_lines(session, cmd.lines, cmd.currency)
+    customer_id = customer_for(session, cmd.customer_email, cmd.customer_name)
+    number = order_number(session, now)
+    order_id = _insert_order(session, cmd, customer_id, number, lines)
+    if order_id is None:  # a concurrent duplicate won the race on the idempotency key
+        placed = _by_key(session, cmd.idempotency_key)
+        assert placed is not None
+        return placed
+    _insert_lines_and_payment(session, order_id, cmd, lines)
+    stage(session, steps.RESERVE, {"order_id": str(order_id)}, order_id)
+    return Placed(str(order_id), number, OrderStatus.PENDING.value, created=True)
+
+
+def _by_key(session: Session, key: str) -> Placed | None:
+    row = session.execute(
+        select(Order.id, Order.order_number, Order.status).where(Order.idempotency_key == key)
+    ).one_or_none()
+    return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
+
+
+def _insert_order(
+    session: Session, cmd: PlaceOrder, customer_id: uuid.UUID, number: str, lines: list[PricedLine]
+) -> uuid.UUID | None:
+    subtotal = sum(line.total_price for line in lines)
+    address = cmd.shipping_address.model_dump(exclude_none=True)
+    stmt = (
+        pg_insert(Order)
+        .values(
+            order_number=number,
+            idempotency_key=cmd.idempotency_key,
+            customer_id=customer_id,
+            customer_email=cmd.customer_email,
+            subtotal=subtotal,
+            total_amount=subtotal,
+            currency=cmd.currency,
+            billing_address=address,
+            shipping_address=address,
+            shipping_method="standard",
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Order.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _insert_lines_and_payment(
+    session: Session, order_id: uuid.UUID, cmd: PlaceOrder, lines: list[PricedLine]
+) -> None:
+    session.execute(
+        pg_insert(OrderItem), [line.as_row() | {"order_id": order_id} for line in lines]
+    )
+    session.add(
+        OrderStatusHistory(order_id=order_id, new_status=OrderStatus.PENDING, notes="placed")
+    )
+    session.add(
+        Payment(
+            order_id=order_id,
+            idempotency_key=f"order-{order_id}",
+            amount=sum(line.total_price for line in lines),
+            currency=cmd.currency,
+            provider="pending",
+            details={"token": cmd.payment_token},
+        )
+    )
+
+
+def by_number(session: Session, number: str, *, lock: bool = False) -> Order:
+    stmt = select(Order).where(Order.order_number == number)
+    order = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+    if order is None:
+        raise OrderNotFound(f"no order {number}")
+    return order
+
+
+def status(session: Session, number: str) -> dict[str, Any]:
+    """Where an order stands, for `orders.status` and `backroom order`."""
+    order = session.scalars(
+        select(Order)
+        .where(Order.order_number == number)
+        .options(selectinload(Order.status_history), selectinload(Order.shipment))
+    ).one_or_none()
+    if order is None:
+        raise OrderNotFound(f"no order {number}")
+    return {
+        "order_number": order.order_number,
+        "status": order.status.value,
+        "payment_status": order.payment_status.value,
+        "shipping_status": order.shipping_status.value,
+        "total_amount": order.total_amount,
+        "currency": order.currency,
+        "tracking_number": order.tracking_number,
+        "history": [
+            {"status": h.new_status.value, "at": h.created_at.isoformat(), "note": h.notes}
+            for h in order.status_history
+        ],
+    }
+
+
+def cancel(session: Session, cmd: CancelOrder, now: datetime) -> dict[str, str]:
+    """Cancel an order that has not shipped: stock goes back, a captured payment is refunded."""
+    from domain.services import notify, stock
+
+    order = by_number(session, cmd.order_number, lock=True)
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        return {"order_number": order.order_number, "status": order.status.value}
+    if order.status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING):
+        raise NotCancellable(f"order {order.order_number} is {order.status.value}: too late")
+    if order.status != OrderStatus.PENDING:
+        stock.release(session, order, "order cancelled")
+    if order.payment_status == PaymentStatus.CAPTURED:
+        stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
+    elif order.payment is not None and order.payment.status == PaymentStatus.PENDING:
+        order.payment.status = PaymentStatus.CANCELLED
+    move(session, order, OrderStatus.CANCELLED, now, f"cancelled: {cmd.reason}")
+    notify.prepare(session, order, notify.Kind.ORDER_CANCELLED, reason=cmd.reason)
+    return {"order_number": order.order_number, "status": order.status.value}

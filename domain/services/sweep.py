@@ -1,0 +1,112 @@
+"""The sweep: the database is the truth, the broker only a courier.
+
+It publishes outbox rows a crash left unpublished, and re-drives orders that stopped moving
+(a message lost, a queue flushed) by staging again the step their state calls for. Every
+step is idempotent, so a re-drive of an order that was merely slow does no harm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from domain import steps
+from domain.models import (
+    Notification,
+    NotificationStatus,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    PaymentStatus,
+)
+from domain.uow import Step, stage
+
+NEXT_STEP = {
+    OrderStatus.PENDING: steps.RESERVE,
+    OrderStatus.CONFIRMED: steps.CAPTURE,
+    OrderStatus.PROCESSING: steps.FULFIL,
+}
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    republished: list[Step]
+    redriven_orders: int
+    redriven_notifications: int
+
+
+def _unpublished(session: Session, older_than: timedelta, limit: int) -> list[Step]:
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.published_at.is_(None),
+            OutboxMessage.created_at < func.now() - older_than,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [Step(row.id, row.task, row.kwargs) for row in rows]
+
+
+def _no_pending_outbox(order_id: Any) -> ColumnElement[bool]:
+    return ~exists().where(OutboxMessage.order_id == order_id, OutboxMessage.published_at.is_(None))
+
+
+def _stuck_orders(session: Session, stuck_after: timedelta, limit: int) -> list[Order]:
+    moving = or_(
+        Order.status.in_(list(NEXT_STEP)),
+        (Order.status == OrderStatus.CANCELLED) & (Order.payment_status == PaymentStatus.CAPTURED),
+    )
+    stmt = (
+        select(Order)
+        .where(moving, Order.updated_at < func.now() - stuck_after, _no_pending_outbox(Order.id))
+        .order_by(Order.updated_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def _redrive_orders(session: Session, stuck_after: timedelta, limit: int) -> int:
+    stuck = _stuck_orders(session, stuck_after, limit)
+    for order in stuck:
+        task = NEXT_STEP.get(order.status, steps.REFUND)
+        stage(session, task, {"order_id": str(order.id)}, order.id)
+    if stuck:  # touch them, so the next sweep gives the re-driven step time to work
+        session.execute(
+            update(Order).where(Order.id.in_([o.id for o in stuck])).values(id=Order.id)
+        )
+    return len(stuck)
+
+
+def _redrive_notifications(session: Session, stuck_after: timedelta, limit: int) -> int:
+    open_states = [NotificationStatus.PENDING, NotificationStatus.SENDING]
+    rows = session.execute(
+        select(Notification.id, Notification.order_id)
+        .where(
+            Notification.status.in_(open_states),
+            func.coalesce(Notification.claimed_at, Notification.created_at)
+            < func.now() - stuck_after,
+            _no_pending_outbox(Notification.order_id),
+        )
+        .limit(limit)
+    ).all()
+    for row in rows:
+        stage(session, steps.NOTIFY, {"notification_id": str(row.id)}, row.order_id)
+    return len(rows)
+
+
+def sweep(
+    session: Session, *, publish_after: timedelta, stuck_after: timedelta, limit: int = 500
+) -> SweepReport:
+    """What to publish again now; the re-driven steps come back from `uow.run` as new steps."""
+    return SweepReport(
+        republished=_unpublished(session, publish_after, limit),
+        redriven_orders=_redrive_orders(session, stuck_after, limit),
+        redriven_notifications=_redrive_notifications(session, stuck_after, limit),
+    )

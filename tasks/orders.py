@@ -1,0 +1,85 @@
+"""Order tasks. Public: `orders.place`, `.cancel`, `.status`. Internal: `.fulfil`, `.sweep`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from domain import contracts, steps, uow
+from domain.services import fulfilment, orders, sweep
+from workers.app import app
+from workers.base import Refused, publish
+from workers.runtime import runtime
+
+log = logging.getLogger("backroom.tasks.orders")
+
+
+@app.task(name=steps.PLACE, ignore_result=False)
+def place(*args: Any, **kwargs: Any) -> dict[str, str]:
+    cmd = contracts.parse(contracts.PlaceOrder, args, kwargs)
+    rt = runtime()
+    placed, next_steps = uow.run(rt.factory, lambda s: orders.place(s, cmd, rt.clock.now()))
+    publish(next_steps)
+    log.info("order=%s placed=%s key=%s", placed.order_number, placed.created, cmd.idempotency_key)
+    return {
+        "order_id": placed.order_id,
+        "order_number": placed.order_number,
+        "status": placed.status,
+    }
+
+
+@app.task(name=steps.CANCEL, ignore_result=False)
+def cancel(*args: Any, **kwargs: Any) -> dict[str, str]:
+    cmd = contracts.parse(contracts.CancelOrder, args, kwargs)
+    rt = runtime()
+    try:
+        result, next_steps = uow.run(rt.factory, lambda s: orders.cancel(s, cmd, rt.clock.now()))
+    except (orders.NotCancellable, orders.OrderNotFound) as refused:
+        raise Refused(str(refused)) from None
+    publish(next_steps)
+    log.info("order=%s cancelled status=%s", cmd.order_number, result["status"])
+    return result
+
+
+@app.task(name=steps.STATUS, ignore_result=False)
+def status(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    cmd = contracts.parse(contracts.OrderStatusQuery, args, kwargs)
+    try:
+        result, _ = uow.run(runtime().factory, lambda s: orders.status(s, cmd.order_number))
+    except orders.OrderNotFound as refused:
+        raise Refused(str(refused)) from None
+    return result
+
+
+@app.task(name=steps.FULFIL)
+def fulfil(order_id: str) -> str:
+    rt = runtime()
+    oid = uuid.UUID(order_id)
+    result, next_steps = uow.run(rt.factory, lambda s: fulfilment.fulfil(s, oid, rt.clock.now()))
+    publish(next_steps)
+    return result
+
+
+@app.task(name=steps.SWEEP)
+def sweep_orders() -> dict[str, int]:
+    rt = runtime()
+    settings = rt.settings
+    report, redriven = uow.run(
+        rt.factory,
+        lambda s: sweep.sweep(
+            s,
+            publish_after=timedelta(seconds=settings.sweep_publish_after),
+            stuck_after=timedelta(seconds=settings.sweep_stuck_after),
+        ),
+    )
+    publish(report.republished + redriven)
+    counts = {
+        "republished": len(report.republished),
+        "redriven_orders": report.redriven_orders,
+        "redriven_notifications": report.redriven_notifications,
+    }
+    if any(counts.values()):
+        log.info("sweep %s", counts)
+    return counts

@@ -1,0 +1,65 @@
+"""Payment tasks (internal): `payments.capture`, `payments.refund`.
+
+The provider is called outside any transaction; its idempotency key makes every retry, every
+redelivered message and every re-drive land on the same single charge.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from domain import steps, uow
+from domain.ports import PaymentDeclined
+from domain.services import payments
+from workers.app import app
+from workers.base import publish
+from workers.runtime import runtime
+
+log = logging.getLogger("backroom.tasks.payments")
+
+
+@app.task(name=steps.CAPTURE)
+def capture(order_id: str) -> str:
+    rt = runtime()
+    oid = uuid.UUID(order_id)
+    request, _ = uow.run(rt.factory, lambda s: payments.request(s, oid))
+    if request is None:
+        return "skipped"
+    gateway = rt.gateway
+    try:
+        authorization = gateway.authorize(
+            idempotency_key=request.idempotency_key,
+            amount=request.amount,
+            currency=request.currency,
+            token=request.token,
+        )
+        captured = gateway.capture(
+            idempotency_key=request.idempotency_key, authorization=authorization
+        )
+    except PaymentDeclined as declined:
+        reason = str(declined)
+        result, next_steps = uow.run(
+            rt.factory, lambda s: payments.declined(s, oid, reason, rt.clock.now())
+        )
+    else:
+        result, next_steps = uow.run(
+            rt.factory, lambda s: payments.captured(s, oid, captured, gateway.name, rt.clock.now())
+        )
+    publish(next_steps)
+    log.info("order_id=%s capture -> %s", order_id, result)
+    return result
+
+
+@app.task(name=steps.REFUND)
+def refund(order_id: str) -> str:
+    rt = runtime()
+    oid = uuid.UUID(order_id)
+    request, _ = uow.run(rt.factory, lambda s: payments.refund_request(s, oid))
+    if request is None:
+        return "skipped"
+    key, amount = request
+    done = rt.gateway.refund(idempotency_key=key, amount=amount)
+    result, _ = uow.run(rt.factory, lambda s: payments.refunded(s, oid, done, rt.clock.now()))
+    log.info("order_id=%s refund -> %s", order_id, result)
+    return result

@@ -1,0 +1,202 @@
+"""Mail adapters: a real SMTP conversation with a local aiosmtpd server, and the file outbox."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from pydantic import SecretStr
+
+from domain.notifications import Kind, render
+from domain.ports import Email, MailRejected, MailUnavailable
+from workers.adapters.mail import FileMailer, SmtpMailer, from_settings, smtp_mailer_from_settings
+from workers.settings import load_settings
+
+if TYPE_CHECKING:
+    from tests.smtp_server import SmtpServer
+
+
+SENDER = "Shop <shop@example.com>"
+ORDER = "ORD-20261127-ABC123"
+
+
+def confirmation(to: str = "ada@example.com", message_id: str = f"{ORDER}.confirmed") -> Email:
+    context = {
+        "order_number": ORDER,
+        "customer_name": "Ada",
+        "currency": "EUR",
+        "total_amount": 123400,
+        "lines": [{"sku": "LAMP-1", "name": "Lamp", "quantity": 1, "unit_price": 123400,
+                   "total_price": 123400}],
+        "shipping_address": {"name": "Ada", "line1": "1 Rue", "city": "Paris",
+                             "postal_code": "75001", "country": "FR"},
+    }  # fmt: skip
+    return render(Kind.ORDER_CONFIRMED, context, to=to, message_id=message_id)
+
+
+def mailer_for(server: SmtpServer, **options: object) -> SmtpMailer:
+    return SmtpMailer(server.host, server.port, sender=SENDER, timeout=5.0, **options)  # type: ignore[arg-type]
+
+
+def test_given_a_server_when_sending_then_the_message_arrives_whole(
+    smtp_server: SmtpServer,
+) -> None:
+    mailer_for(smtp_server).send(confirmation())
+
+    [received] = smtp_server.messages
+    message = received.message
+    assert (received.mail_from, received.rcpt_tos) == ("shop@example.com", ("ada@example.com",))
+    assert message["From"] == SENDER
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == f"Your order {ORDER} is confirmed"
+    assert message["Message-ID"] == f"<{ORDER}.confirmed@example.com>"
+    assert message["X-Backroom-Kind"] == "order_confirmed"
+    assert message["Date"] is not None
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert "1,234.00 EUR" in text.get_content()
+    assert "<strong>ORD-20261127-ABC123</strong>" in html.get_content()
+
+
+def test_given_a_full_message_id_then_it_is_kept_as_is(smtp_server: SmtpServer) -> None:
+    mailer_for(smtp_server).send(confirmation(message_id="n-42@backroom.example"))
+    assert smtp_server.messages[0].message["Message-ID"] == "<n-42@backroom.example>"
+
+
+def test_given_a_refused_recipient_then_the_mail_is_rejected(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.reject_recipient("nobody@example.com")
+    with pytest.raises(MailRejected, match="550"):
+        mailer_for(smtp_server).send(confirmation(to="nobody@example.com"))
+    assert smtp_server.messages == []
+
+
+def test_given_a_recipient_refused_for_now_then_the_mail_is_unavailable(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp_server.handler.reject_recipient("busy@example.com", "450 4.2.1 Mailbox busy")
+    with pytest.raises(MailUnavailable, match="450"):
+        mailer_for(smtp_server).send(confirmation(to="busy@example.com"))
+
+
+def test_given_a_temporary_failure_then_unavailable_and_a_retry_delivers(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp_server.handler.fail_next(1)
+    mailer = mailer_for(smtp_server)
+    with pytest.raises(MailUnavailable, match="451"):
+        mailer.send(confirmation())
+    mailer.send(confirmation())
+    assert len(smtp_server.messages) == 1
+
+
+def test_given_no_server_on_the_port_then_the_mail_is_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailer = SmtpMailer("127.0.0.1", port, sender=SENDER, timeout=2.0)
+    with pytest.raises(MailUnavailable, match="unreachable"):
+        mailer.send(confirmation())
+
+
+def test_given_a_server_that_never_answers_then_the_mail_is_unavailable() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        mailer = SmtpMailer("127.0.0.1", silent.getsockname()[1], sender=SENDER, timeout=0.3)
+        with pytest.raises(MailUnavailable, match="timed out"):
+            mailer.send(confirmation())
+
+
+def test_given_a_line_break_in_the_subject_then_nothing_is_sent(smtp_server: SmtpServer) -> None:
+    email = Email(to="ada@example.com", subject="Hi\nBcc: all@example.com", text="x")
+    with pytest.raises(MailRejected, match="cannot build"):
+        mailer_for(smtp_server).send(email)
+    assert smtp_server.messages == []
+
+
+def test_given_starttls_asked_of_a_plain_server_then_the_mail_is_rejected(
+    smtp_server: SmtpServer,
+) -> None:
+    with pytest.raises(MailRejected, match="STARTTLS"):
+        mailer_for(smtp_server, starttls=True).send(confirmation())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def secure_server(
+    make_smtp_server: Callable[..., SmtpServer], certificate: tuple[Path, Path]
+) -> SmtpServer:
+    """Wants STARTTLS, then the login shop / s3cret."""
+    return make_smtp_server(credentials=("shop", "s3cret"), certificate=certificate)
+
+
+def secure_mailer(server: SmtpServer, cert: Path, password: str) -> SmtpMailer:
+    context = ssl.create_default_context(cafile=str(cert))
+    return mailer_for(
+        server, starttls=True, tls_context=context, username="shop", password=SecretStr(password)
+    )
+
+
+def test_given_tls_and_a_login_then_the_message_arrives(
+    secure_server: SmtpServer, certificate: tuple[Path, Path]
+) -> None:
+    secure_mailer(secure_server, certificate[0], "s3cret").send(confirmation())
+    assert len(secure_server.messages) == 1
+
+
+def test_given_a_wrong_password_then_the_mail_is_rejected_without_showing_it(
+    secure_server: SmtpServer, certificate: tuple[Path, Path]
+) -> None:
+    with pytest.raises(MailRejected, match="535") as caught:
+        secure_mailer(secure_server, certificate[0], "wrong-password").send(confirmation())
+    assert "wrong-password" not in str(caught.value)
+    assert secure_server.messages == []
+
+
+def test_given_an_outbox_then_each_message_id_is_one_file(tmp_path: Path) -> None:
+    mailer = FileMailer(tmp_path / "outbox", sender=SENDER)
+    mailer.send(confirmation(message_id="m-1"))
+    mailer.send(confirmation(message_id="m-2"))
+    mailer.send(confirmation(message_id="m-1"))
+
+    files = sorted(path.name for path in (tmp_path / "outbox").iterdir())
+    assert files == ["m-1.eml", "m-2.eml"]
+    written = mailer.path_for("m-1").read_text()
+    assert "Subject: Your order ORD-20261127-ABC123 is confirmed" in written
+    assert "Message-ID: <m-1@example.com>" in written
+
+
+def test_given_an_odd_message_id_then_the_file_name_stays_in_the_outbox(tmp_path: Path) -> None:
+    mailer = FileMailer(tmp_path)
+    mailer.send(confirmation(message_id="../../etc/passwd"))
+    [written] = list(tmp_path.iterdir())
+    assert written.suffix == ".eml"
+    assert written.parent == tmp_path
+
+
+def test_given_settings_then_the_mailer_follows_them(tmp_path: Path) -> None:
+    settings = load_settings(
+        smtp_host="mail.example.com", smtp_port=587, smtp_user="shop", smtp_tls=True
+    )
+    smtp = smtp_mailer_from_settings(settings)
+    assert (smtp.host, smtp.port, smtp.sender) == ("mail.example.com", 587, settings.smtp_from)
+    assert isinstance(from_settings(settings, simulate=False, outbox=tmp_path), SmtpMailer)
+    assert isinstance(from_settings(settings, simulate=True, outbox=tmp_path), FileMailer)

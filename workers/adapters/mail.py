@@ -1,0 +1,220 @@
+"""Mail adapters behind the domain's `Mailer` port.
+
+`SmtpMailer` talks SMTP with the standard library, one connection per message (simple, and a
+worker never holds a stale connection). Its failures become the port's two errors by SMTP
+reply code: 5xx means `MailRejected` (for good), 4xx, timeouts and connection errors mean
+`MailUnavailable` (try again). `FileMailer` is the simulated provider of the demo: each message
+becomes an `.eml` file named by its message id, so sending it again replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from hashlib import sha256
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from domain.ports import Email, Mailer, MailRejected, MailUnavailable
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
+
+DEFAULT_SENDER = "backroom@localhost.localdomain"
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def build_message(email: Email, sender: str) -> EmailMessage:
+    """The MIME message for `email`: text, plus an HTML alternative when there is one.
+
+    Raises `MailRejected` when a header cannot be written (a line break in the subject…).
+    """
+    try:
+        return _build(email, sender)
+    except ValueError as error:
+        raise MailRejected(f"cannot build the message to {email.to!r}: {error}") from error
+
+
+def _build(email: Email, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id_header(email.message_id, sender)
+    for name, value in email.headers.items():
+        del message[name]
+        message[name] = value
+    message.set_content(email.text)
+    if email.html is not None:
+        message.add_alternative(email.html, subtype="html")
+    return message
+
+
+def message_id_header(message_id: str | None, sender: str) -> str:
+    """`abc@host` -> `<abc@host>`; `abc` -> `<abc@sender's domain>`; None -> a fresh one."""
+    domain = address_of(sender).rpartition("@")[2] or "localhost"
+    if message_id is None:
+        return make_msgid(domain=domain)
+    bare = message_id.strip().strip("<>")
+    return f"<{bare}>" if "@" in bare else f"<{bare}@{domain}>"
+
+
+def address_of(sender: str) -> str:
+    """`Shop <shop@example.com>` -> `shop@example.com` (the SMTP envelope wants the bare one)."""
+    return parseaddr(sender)[1] or sender
+
+
+class SmtpMailer:
+    """Sends each message over a fresh SMTP connection (STARTTLS and login when configured)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        sender: str,
+        starttls: bool = False,
+        timeout: float = 10.0,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout
+        self._tls_context = tls_context
+
+    def __repr__(self) -> str:
+        return f"SmtpMailer({self.host!r}, {self.port}, sender={self.sender!r})"
+
+    def send(self, email: Email) -> None:
+        message = build_message(email, self.sender)
+        try:
+            refused = self._deliver(message, email.to)
+        except (smtplib.SMTPException, OSError) as error:
+            raise self._failure(error, email.to) from error
+        if refused:
+            raise self._failure(smtplib.SMTPRecipientsRefused(refused), email.to)
+
+    def _deliver(self, message: EmailMessage, to: str) -> dict[str, tuple[int, bytes]]:
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self._timeout)
+        try:
+            self._open_session(smtp)
+            return smtp.send_message(message, from_addr=address_of(self.sender), to_addrs=[to])
+        finally:
+            _close_quietly(smtp)
+
+    def _open_session(self, smtp: smtplib.SMTP) -> None:
+        if self._starttls:
+            smtp.starttls(context=self._tls_context or ssl.create_default_context())
+        if self._username is not None:
+            secret = self._password.get_secret_value() if self._password else ""
+            smtp.login(self._username, secret)
+
+    def _failure(self, error: Exception, to: str) -> MailRejected | MailUnavailable:
+        server = f"mail server {self.host}:{self.port}"
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            replies = list(error.recipients.values())
+            codes = [code for code, _ in replies]
+            detail = "; ".join(_reply(code, text) for code, text in replies)
+            return _by_code(min(codes, default=550), f"{server} refused {to!r}: {detail}")
+        if isinstance(error, smtplib.SMTPResponseException):
+            reply = _reply(error.smtp_code, error.smtp_error)
+            return _by_code(error.smtp_code, f"{server} refused the message to {to!r}: {reply}")
+        if isinstance(error, smtplib.SMTPNotSupportedError):
+            return MailRejected(f"{server} cannot do what the mailer needs: {error}")
+        return MailUnavailable(f"{server} is unreachable: {error or type(error).__name__}")
+
+
+def _by_code(code: int, message: str) -> MailRejected | MailUnavailable:
+    """5xx is for good; 4xx (and anything odd, like -1 for a garbled reply) may pass."""
+    return MailRejected(message) if 500 <= code < 600 else MailUnavailable(message)
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {shown}".strip()
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    """QUIT, but a message the server accepted stays sent whatever happens on the way out."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+class FileMailer:
+    """The demo's simulated provider: `folder/<message id>.eml`, one file per message id."""
+
+    def __init__(self, folder: Path, *, sender: str = DEFAULT_SENDER) -> None:
+        self.folder = Path(folder)
+        self.sender = sender
+
+    def __repr__(self) -> str:
+        return f"FileMailer({str(self.folder)!r})"
+
+    def send(self, email: Email) -> None:
+        message = build_message(email, self.sender)
+        message_id = email.message_id or str(message["Message-ID"]).strip("<>")
+        path = self.path_for(message_id)
+        try:
+            _write_atomically(path, message.as_bytes())
+        except OSError as error:
+            raise MailUnavailable(f"cannot write {path}: {error}") from error
+
+    def path_for(self, message_id: str) -> Path:
+        """Where the message with `message_id` is (or would be) written."""
+        return self.folder / f"{_file_stem(message_id)}.eml"
+
+
+def _file_stem(message_id: str) -> str:
+    """The id itself when it is a safe file name; else a cleaned one plus a hash of the id."""
+    bare = message_id.strip().strip("<>")
+    safe = _UNSAFE_FILE_CHARS.sub("_", bare)[:150].lstrip(".")
+    if safe == bare and safe:
+        return safe
+    return f"{safe}-{sha256(bare.encode()).hexdigest()[:12]}"
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def smtp_mailer_from_settings(settings: Settings) -> SmtpMailer:
+    """The SMTP mailer the `BACKROOM_SMTP_*` settings describe."""
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_user,
+        password=settings.smtp_password,
+        sender=settings.smtp_from,
+        starttls=settings.smtp_tls,
+    )
+
+
+def from_settings(settings: Settings, *, simulate: bool, outbox: Path) -> Mailer:
+    """The simulated provider writing to `outbox` if `simulate`, else real SMTP."""
+    if simulate:
+        return FileMailer(outbox, sender=settings.smtp_from)
+    return smtp_mailer_from_settings(settings)

@@ -1,0 +1,85 @@
+"""The base of every Backroom task: retry policy, dead letters, publishing next steps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_process_init, worker_process_shutdown
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from domain.errors import RetryableError
+from domain.services import dead_letters
+from domain.uow import Step, mark_published, run
+from workers import runtime as rt
+
+log = logging.getLogger("backroom.tasks")
+
+
+class Refused(Exception):
+    """A valid request the domain answered 'no' to: the caller's answer, not a dead letter."""
+
+
+def _transient_db(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class BackroomTask(Task):  # type: ignore[misc]
+    """Transient faults retry with exponential backoff and jitter; anything that finally
+    fails (bad input, retries exhausted) is kept as a dead letter for an operator."""
+
+    autoretry_for = (RetryableError, OperationalError)
+    retry_backoff = 1
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 8
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if isinstance(exc, Refused):
+            return
+        try:
+            queue = (self.request.delivery_info or {}).get("routing_key")
+            run(
+                rt.runtime().factory,
+                lambda s: dead_letters.record(
+                    s,
+                    task=self.name,
+                    task_id=task_id,
+                    queue=queue,
+                    payload={"args": list(args or []), "kwargs": dict(kwargs or {})},
+                    reason=str(exc) or type(exc).__name__,
+                    error_type=type(exc).__name__,
+                ),
+            )
+            log.warning("dead letter: task=%s id=%s reason=%s", self.name, task_id, exc)
+        except Exception:  # the database is down too: the broker's failure record remains
+            log.exception("could not record dead letter for task %s id %s", self.name, task_id)
+
+
+def publish(steps: list[Step]) -> None:
+    """Send the next steps after the commit; if the broker is away, the sweep sends them."""
+    if not steps:
+        return
+    from workers.app import app
+
+    try:
+        for step in steps:
+            app.send_task(step.task, kwargs=step.kwargs)
+    except BrokerError:
+        log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
+        return
+    mark_published(rt.runtime().factory, steps)
+
+
+@worker_process_init.connect
+def _build_runtime(**_: Any) -> None:
+    rt.runtime()
+
+
+@worker_process_shutdown.connect
+def _close_runtime(**_: Any) -> None:
+    rt.close()

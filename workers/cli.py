@@ -1,0 +1,162 @@
+"""`backroom`: the operators' command line.
+
+Every command reads the settings first; a wrong value stops it with one line naming the
+variable (exit 2). Servers not configured are embedded under the data folder, started for the
+command and stopped after it, unless they were already running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+
+import migrations
+from domain.db import make_engine, session_factory
+from domain.errors import DomainError
+from domain.services.seed import SeedReport, seed_catalog
+from workers import embedded
+from workers.progress import ProgressBar
+from workers.settings import Settings, SettingsError, load_settings
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or the embedded server's (started if need be)."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded.embedded_servers(Path(settings.data_dir), redis=False) as servers:
+        assert servers.database_url is not None
+        yield servers.database_url
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    with database(settings) as url:
+        cfg = migrations.config(url)
+        if args.action == "upgrade":
+            command.upgrade(cfg, args.revision or "head")
+        elif args.action == "downgrade":
+            command.downgrade(cfg, args.revision or "-1")
+        elif args.action == "current":
+            command.current(cfg, verbose=False)
+        else:
+            command.check(cfg)
+    return 0
+
+
+def run_seed(url: str, args: argparse.Namespace) -> SeedReport:
+    engine = make_engine(url)
+    bar = ProgressBar("seeding")
+    try:
+        return seed_catalog(
+            session_factory(engine),
+            products=args.products,
+            customers=args.customers,
+            seed=args.seed,
+            force=args.force,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+        engine.dispose()
+
+
+def print_seed_report(report: SeedReport) -> None:
+    out("made:")
+    for name, count in vars(report).items():
+        out(f"  {name.replace('_', ' '):<16} {count:>8,}")
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as url:
+        print_seed_report(run_seed(url, args))
+    return 0
+
+
+def cmd_embedded(settings: Settings, args: argparse.Namespace) -> int:
+    data_dir = Path(settings.data_dir)
+    if args.action == "start":
+        servers = embedded.start_detached(data_dir)
+        out(f"database_url   {servers.database_url}")
+        out(f"broker_url     {servers.broker_url}")
+        out("left running; stop them with `backroom embedded stop`")
+    elif args.action == "stop":
+        embedded.stop(data_dir)
+        out(f"stopped the embedded servers in {data_dir}")
+    else:
+        for name, running in embedded.status(data_dir).items():
+            out(f"{name:<10} {'running' if running else 'stopped'}")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """The main job. Until the order pipeline lands: migrate, seed, report what was made."""
+    where = "configured" if settings.database_url else f"embedded under {settings.data_dir}/"
+    out(f"Backroom demo on the {where} PostgreSQL")
+    with database(settings) as url:
+        command.upgrade(migrations.config(url), "head")
+        out("schema migrated to head")
+        print_seed_report(run_seed(url, args))
+    if settings.database_url is None:
+        out("embedded servers stopped (data kept for the next run)")
+    return 0
+
+
+def _add_seed_options(parser: argparse.ArgumentParser, products: int, customers: int) -> None:
+    parser.add_argument("--products", type=int, default=products, metavar="N")
+    parser.add_argument("--customers", type=int, default=customers, metavar="M")
+    parser.add_argument("--seed", type=int, default=42, metavar="S", help="same S, same data")
+    parser.add_argument(
+        "--force", action="store_true", help="seed even if the database holds non-demo data"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backroom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db = sub.add_parser("db", help="migrations: upgrade, downgrade, current, check")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
+    db.add_argument("revision", nargs="?", help="target (upgrade: head; downgrade: -1, base)")
+    db.set_defaults(handler=cmd_db)
+    seed = sub.add_parser("seed", help="fill a demo catalog and customers (deterministic)")
+    _add_seed_options(seed, products=1000, customers=200)
+    seed.set_defaults(handler=cmd_seed)
+    emb = sub.add_parser("embedded", help="the embedded PostgreSQL and Redis under the data dir")
+    emb.add_argument("action", choices=["start", "stop", "status"])
+    emb.set_defaults(handler=cmd_embedded)
+    demo = sub.add_parser("demo", help="the main job, on embedded servers if none configured")
+    _add_seed_options(demo, products=500, customers=100)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        handler: Handler = args.handler
+        return handler(settings, args)
+    except SettingsError as error:
+        print(f"backroom: {error}", file=sys.stderr)
+        return 2
+    except (DomainError, embedded.EmbeddedError) as error:
+        print(f"backroom: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
