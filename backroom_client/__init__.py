@@ -22,9 +22,16 @@ __all__ = ["QUEUE", "BackroomClient"]
 class BackroomClient:
     """Enqueue `orders.place`, `orders.cancel`, `orders.status` and `inventory.restock` by name."""
 
-    def __init__(self, broker_url: str, *, result_backend: str | None = None) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        *,
+        result_backend: str | None = None,
+        transport_options: dict[str, Any] | None = None,
+    ) -> None:
         self.app = Celery("backroom-client", broker=broker_url, backend=result_backend)
         self.app.conf.update(
+            broker_transport_options=transport_options or {},
             task_serializer="json",
             accept_content=["json"],
             result_accept_content=["json"],

@@ -1,1 +1,1 @@
-"""Celery beat: the schedule and the one-active-beat lock (arrives with beat)."""
+"""Celery beat: the schedule and the one-active-beat lock."""

@@ -27,6 +27,13 @@ def _broker(settings: Settings) -> str:
     return f"redis+socket://{embedded.redis_socket(Path(settings.data_dir))}"
 
 
+def _transport_options(settings: Settings, broker: str) -> dict[str, object]:
+    options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout}
+    if settings.broker_key_prefix and broker.startswith("redis"):
+        options["global_keyprefix"] = settings.broker_key_prefix
+    return options
+
+
 def create_app(settings: Settings) -> Celery:
     app = Celery("backroom", include=TASK_MODULES, task_cls="workers.base:BackroomTask")
     broker = _broker(settings)
@@ -52,7 +59,7 @@ def create_app(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options=_transport_options(settings, broker),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
         enable_utc=True,
         timezone="UTC",

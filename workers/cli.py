@@ -20,7 +20,7 @@ import migrations
 from domain.db import make_engine, session_factory
 from domain.errors import DomainError
 from domain.services.seed import SeedReport, seed_catalog
-from workers import embedded
+from workers import embedded, ops
 from workers.progress import ProgressBar
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job, on embedded servers if none configured")
     _add_seed_options(demo, products=500, customers=100)
     demo.set_defaults(handler=cmd_demo)
+    ops.add_parsers(sub)
     return parser
 
 

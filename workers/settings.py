@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     sweep_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps (beat)
     sweep_stuck_after: float = Field(default=300.0, gt=0)  # an order still this long is re-driven
     sweep_publish_after: float = Field(default=30.0, ge=0)  # an unpublished outbox row is resent
-    visibility_timeout: int = Field(default=3600, ge=60)  # Redis: unacked messages come back after
+    visibility_timeout: int = Field(default=3600, ge=5)  # Redis: unacked messages come back after
+    broker_key_prefix: str = ""  # Redis: prefix every key, so environments can share a server
 
     @field_validator("database_url")
     @classmethod
