@@ -103,16 +103,9 @@ def cmd_embedded(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    """The main job. Until the order pipeline lands: migrate, seed, report what was made."""
-    where = "configured" if settings.database_url else f"embedded under {settings.data_dir}/"
-    out(f"Backroom demo on the {where} PostgreSQL")
-    with database(settings) as url:
-        command.upgrade(migrations.config(url), "head")
-        out("schema migrated to head")
-        print_seed_report(run_seed(url, args))
-    if settings.database_url is None:
-        out("embedded servers stopped (data kept for the next run)")
-    return 0
+    from workers import demo
+
+    return demo.run(settings, args)
 
 
 def _add_seed_options(parser: argparse.ArgumentParser, products: int, customers: int) -> None:
@@ -139,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     emb.set_defaults(handler=cmd_embedded)
     demo = sub.add_parser("demo", help="the main job, on embedded servers if none configured")
     _add_seed_options(demo, products=500, customers=100)
+    demo.add_argument("--orders", type=int, default=500, metavar="N", help="orders to place")
+    demo.add_argument("-c", "--concurrency", type=int, default=4, help="worker processes")
+    demo.add_argument("--timeout", type=float, default=600, help="seconds to wait for orders")
     demo.set_defaults(handler=cmd_demo)
     ops.add_parsers(sub)
     return parser

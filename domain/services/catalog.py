@@ -43,39 +43,57 @@ class PricedLine:
         }
 
 
-def _sellable(product: Product) -> bool:
-    return product.status == ProductStatus.ACTIVE and product.deleted_at is None
+_PRODUCT = (
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.status,
+    Product.deleted_at,
+    Product.currency,
+    Product.base_price,
+    Product.sale_price,
+    Product.attributes,
+)
+_VARIANT = (
+    ProductVariant.id.label("variant_id"),
+    ProductVariant.sku.label("variant_sku"),
+    ProductVariant.name.label("variant_name"),
+    ProductVariant.is_active,
+    ProductVariant.price_adjustment,
+    ProductVariant.attributes.label("variant_attributes"),
+)
 
 
-def _by_sku(session: Session, skus: list[str]) -> dict[str, Product | ProductVariant]:
-    found: dict[str, Product | ProductVariant] = {
-        p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))
+def _by_sku(session: Session, skus: list[str]) -> dict[str, Any]:
+    """Catalog rows by SKU: products first; variants (with their product) for the rest."""
+    found: dict[str, Any] = {
+        row.sku: row for row in session.execute(select(*_PRODUCT).where(Product.sku.in_(skus)))
     }
-    variants = session.scalars(select(ProductVariant).where(ProductVariant.sku.in_(skus)))
-    found.update({v.sku: v for v in variants})
+    missing = [sku for sku in skus if sku not in found]
+    if missing:
+        variants = select(*_PRODUCT, *_VARIANT).join(ProductVariant.product)
+        for row in session.execute(variants.where(ProductVariant.sku.in_(missing))):
+            found[row.variant_sku] = row
     return found
 
 
-def _price(
-    item: Product | ProductVariant, line: OrderLine, index: int, currency: str
-) -> PricedLine:
-    product = item.product if isinstance(item, ProductVariant) else item
-    where = f"lines.{index}.sku"
-    if not _sellable(product) or (isinstance(item, ProductVariant) and not item.is_active):
-        raise ContractViolation(where, f"SKU {line.sku} is not for sale")
-    if product.currency != currency:
-        raise ContractViolation("currency", f"SKU {line.sku} is sold in {product.currency}")
-    variant = item if isinstance(item, ProductVariant) else None
-    unit = product.current_price + (variant.price_adjustment if variant else 0)
+def _price(row: Any, line: OrderLine, index: int, currency: str) -> PricedLine:
+    variant = "variant_id" in row._fields
+    sellable = row.status == ProductStatus.ACTIVE and row.deleted_at is None
+    if not sellable or (variant and not row.is_active):
+        raise ContractViolation(f"lines.{index}.sku", f"SKU {line.sku} is not for sale")
+    if row.currency != currency:
+        raise ContractViolation("currency", f"SKU {line.sku} is sold in {row.currency}")
+    base = row.sale_price if row.sale_price is not None else row.base_price
     return PricedLine(
-        product_id=product.id,
-        variant_id=variant.id if variant else None,
-        sku=item.sku,
-        name=f"{product.name} - {variant.name}" if variant else product.name,
+        product_id=row.id,
+        variant_id=row.variant_id if variant else None,
+        sku=line.sku,
+        name=f"{row.name} - {row.variant_name}" if variant else row.name,
         quantity=line.quantity,
-        unit_price=unit,
-        product_attributes=dict(product.attributes),
-        variant_attributes=dict(variant.attributes) if variant else {},
+        unit_price=base + (row.price_adjustment if variant else 0),
+        product_attributes=dict(row.attributes),
+        variant_attributes=dict(row.variant_attributes) if variant else {},
     )
 
 

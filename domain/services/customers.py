@@ -5,14 +5,31 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from domain.contracts import ContractViolation
-from domain.models import Customer, User, UserStatus
+from domain.models import Customer
 
 _CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+
+_FIND = text("SELECT id, user_type, false AS created FROM users WHERE email = :email")
+# One round trip: create the guest user unless the email is known, and say which happened.
+_FIND_OR_CREATE = text(
+    """
+    WITH created AS (
+        INSERT INTO users (id, email, username, first_name, last_name, user_type, status)
+        VALUES (:id, :email, :username, :first, :last, 'customer', 'active')
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id, user_type
+    )
+    SELECT id, user_type, true AS created FROM created
+    UNION ALL
+    SELECT id, user_type, false FROM users
+    WHERE email = :email AND NOT EXISTS (SELECT 1 FROM created)
+    """
+)
 
 
 def _names(email: str, name: str | None) -> tuple[str, str]:
@@ -27,22 +44,14 @@ def customer_for(session: Session, email: str, name: str | None) -> uuid.UUID:
     email = email.strip().lower()
     first, last = _names(email, name)
     username = "guest_" + hashlib.sha256(email.encode()).hexdigest()[:20]
-    session.execute(
-        pg_insert(User)
-        .values(
-            email=email,
-            username=username,
-            first_name=first,
-            last_name=last,
-            user_type="customer",
-            status=UserStatus.ACTIVE,
-        )
-        .on_conflict_do_nothing(index_elements=["email"])
-    )
-    user_id, kind = session.execute(
-        select(User.id, User.user_type).where(User.email == email)
-    ).one()
-    if kind != "customer":
-        raise ContractViolation("customer_email", f"{email} belongs to a {kind} account")
-    session.execute(pg_insert(_CUSTOMERS).values(id=user_id).on_conflict_do_nothing())
-    return user_id
+    row = session.execute(
+        _FIND_OR_CREATE,
+        {"id": uuid.uuid4(), "email": email, "username": username, "first": first, "last": last},
+    ).one_or_none()
+    if row is None:  # a concurrent order created it after this statement's snapshot: look again
+        row = session.execute(_FIND, {"email": email}).one()
+    if row.user_type != "customer":
+        raise ContractViolation("customer_email", f"{email} belongs to a {row.user_type} account")
+    if row.created:
+        session.execute(pg_insert(_CUSTOMERS).values(id=row.id).on_conflict_do_nothing())
+    return row.id  # type: ignore[no-any-return]

@@ -6,10 +6,12 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from domain.models import OrderStatus, Shipment, ShippingStatus
-from domain.services import notify, orders, stock
+from domain.notifications import Kind
+from domain.services import notify, state, stock
 
 CARRIER = "Backroom Parcel"
 
@@ -20,13 +22,13 @@ def tracking_number(order_id: uuid.UUID) -> str:
 
 
 def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
-    order = orders.locked(session, order_id)
+    order = state.load(session, order_id)
     if order is None or order.status != OrderStatus.PROCESSING:
         return "skipped" if order is None else order.status.value
     stock.ship_out(session, order)
     number = tracking_number(order.id)
-    session.add(
-        Shipment(
+    session.execute(
+        insert(Shipment).values(
             order_id=order.id,
             tracking_number=number,
             carrier=CARRIER,
@@ -34,12 +36,24 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
             status=ShippingStatus.SHIPPED,
             shipped_at=now,
             estimated_delivery_date=now + timedelta(days=3),
-            address=dict(order.shipping_address),
+            address=order.shipping_address,
         )
     )
-    order.tracking_number, order.shipping_status = number, ShippingStatus.SHIPPED
-    orders.move(session, order, OrderStatus.SHIPPED, now, f"shipped with {CARRIER} {number}")
-    notify.prepare(
-        session, order, notify.Kind.ORDER_SHIPPED, tracking_number=number, carrier=CARRIER
+    state.transition(
+        session,
+        order,
+        OrderStatus.SHIPPED,
+        now,
+        f"shipped with {CARRIER} {number}",
+        tracking_number=number,
+        shipping_status=ShippingStatus.SHIPPED.value,
     )
-    return order.status.value
+    notify.prepare(
+        session,
+        order.id,
+        order.customer_email,
+        Kind.ORDER_SHIPPED,
+        tracking_number=number,
+        carrier=CARRIER,
+    )
+    return OrderStatus.SHIPPED.value

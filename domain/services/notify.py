@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from domain import steps
-from domain.models import Notification, NotificationStatus, Order, OrderItem
+from domain.models import Notification, NotificationStatus
 from domain.notifications import Kind
 from domain.uow import stage
 
@@ -35,44 +35,53 @@ class Claimed:
     context: dict[str, Any]
 
 
-def _context(session: Session, order: Order, extra: dict[str, Any]) -> dict[str, Any]:
-    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id))
+_ORDER = text(
+    """
+    SELECT o.order_number, o.currency, o.total_amount, o.shipping_address,
+           oi.product_sku, oi.product_name, oi.quantity, oi.unit_price, oi.total_price
+    FROM orders o JOIN order_items oi ON oi.order_id = o.id
+    WHERE o.id = :id ORDER BY oi.product_sku
+    """
+)
+
+
+def _context(session: Session, order_id: uuid.UUID, extra: dict[str, Any]) -> dict[str, Any]:
+    """What the templates show, read from the order as it was placed (its lines never change)."""
+    rows = session.execute(_ORDER, {"id": order_id}).all()
+    first = rows[0]
     return {
-        "order_number": order.order_number,
+        "order_number": first.order_number,
         "customer_name": None,
-        "currency": order.currency,
-        "total_amount": order.total_amount,
+        "currency": first.currency,
+        "total_amount": first.total_amount,
         "lines": [
             {
-                "sku": item.product_sku,
-                "name": item.product_name,
-                "quantity": item.quantity,
-                "unit_price": item.unit_price,
-                "total_price": item.total_price,
+                "sku": r.product_sku,
+                "name": r.product_name,
+                "quantity": r.quantity,
+                "unit_price": r.unit_price,
+                "total_price": r.total_price,
             }
-            for item in items
+            for r in rows
         ],
-        "shipping_address": dict(order.shipping_address),
+        "shipping_address": dict(first.shipping_address),
         **extra,
     }
 
 
-def prepare(session: Session, order: Order, kind: Kind, **extra: Any) -> bool:
+def prepare(
+    session: Session, order_id: uuid.UUID, recipient: str, kind: Kind, **extra: Any
+) -> bool:
     """Record that the customer gets this email and stage its sending; False if already there."""
     stmt = (
         pg_insert(Notification)
-        .values(
-            order_id=order.id,
-            kind=kind.value,
-            recipient=order.customer_email,
-            context=_context(session, order, extra),
-        )
+        .values(order_id=order_id, kind=kind.value, recipient=recipient, context=extra)
         .on_conflict_do_nothing(index_elements=["order_id", "kind"])
         .returning(Notification.id)
     )
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None:
-        stage(session, steps.NOTIFY, {"notification_id": str(new_id)}, order.id)
+        stage(session, steps.NOTIFY, {"notification_id": str(new_id)}, order_id)
     return new_id is not None
 
 
@@ -91,11 +100,14 @@ def claim(session: Session, notification_id: uuid.UUID, now: datetime) -> Claime
         .values(
             status=NotificationStatus.SENDING, claimed_at=now, attempts=Notification.attempts + 1
         )
-        .returning(Notification.kind, Notification.recipient, Notification.context)
+        .returning(
+            Notification.order_id, Notification.kind, Notification.recipient, Notification.context
+        )
     ).one_or_none()
     if row is None:
         return None
-    return Claimed(notification_id, Kind(row.kind), row.recipient, row.context)
+    context = _context(session, row.order_id, dict(row.context))
+    return Claimed(notification_id, Kind(row.kind), row.recipient, context)
 
 
 def sent(session: Session, notification_id: uuid.UUID, now: datetime) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -22,6 +22,8 @@ from domain.models import (
     Payment,
     PaymentStatus,
 )
+from domain.notifications import Kind
+from domain.services import notify, state, stock
 from domain.services.catalog import PricedLine, price_lines
 from domain.services.customers import customer_for
 from domain.uow import stage
@@ -30,12 +32,6 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SPACE = 36**6
 _SPREAD = 1_000_003  # prime, so n -> n * _SPREAD mod 36^6 is one-to-one
 FINAL = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.REFUNDED})
-_STAMPS = {
-    OrderStatus.CONFIRMED: "confirmed_at",
-    OrderStatus.SHIPPED: "shipped_at",
-    OrderStatus.DELIVERED: "delivered_at",
-    OrderStatus.CANCELLED: "cancelled_at",
-}
 
 
 class OrderNotFound(PermanentError):
@@ -62,24 +58,6 @@ def order_number(session: Session, now: datetime) -> str:
         value, digit = divmod(value, 36)
         code = _ALPHABET[digit] + code
     return f"ORD-{now:%Y%m%d}-{code}"
-
-
-def move(session: Session, order: Order, status: OrderStatus, now: datetime, note: str) -> None:
-    """Change an order's status and write the history row, in the caller's transaction."""
-    session.add(
-        OrderStatusHistory(
-            order_id=order.id, old_status=order.status, new_status=status, notes=note
-        )
-    )
-    order.status = status
-    if status in _STAMPS:
-        setattr(order, _STAMPS[status], now)
-
-
-def locked(session: Session, order_id: uuid.UUID) -> Order | None:
-    """The order, row-locked for this transaction (duplicate steps queue up behind it)."""
-    stmt = select(Order).where(Order.id == order_id).with_for_update()
-    return session.scalars(stmt).one_or_none()
 
 
 def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
@@ -135,14 +113,14 @@ def _insert_order(
 def _insert_lines_and_payment(
     session: Session, order_id: uuid.UUID, cmd: PlaceOrder, lines: list[PricedLine]
 ) -> None:
+    session.execute(insert(OrderItem), [line.as_row() | {"order_id": order_id} for line in lines])
     session.execute(
-        pg_insert(OrderItem), [line.as_row() | {"order_id": order_id} for line in lines]
+        insert(OrderStatusHistory).values(
+            order_id=order_id, new_status=OrderStatus.PENDING, notes="placed"
+        )
     )
-    session.add(
-        OrderStatusHistory(order_id=order_id, new_status=OrderStatus.PENDING, notes="placed")
-    )
-    session.add(
-        Payment(
+    session.execute(
+        insert(Payment).values(
             order_id=order_id,
             idempotency_key=f"order-{order_id}",
             amount=sum(line.total_price for line in lines),
@@ -187,19 +165,35 @@ def status(session: Session, number: str) -> dict[str, Any]:
 
 def cancel(session: Session, cmd: CancelOrder, now: datetime) -> dict[str, str]:
     """Cancel an order that has not shipped: stock goes back, a captured payment is refunded."""
-    from domain.services import notify, stock
-
-    order = by_number(session, cmd.order_number, lock=True)
+    order_id = session.execute(
+        select(Order.id).where(Order.order_number == cmd.order_number)
+    ).scalar_one_or_none()
+    order = None if order_id is None else state.load(session, order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {cmd.order_number}")
     if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
         return {"order_number": order.order_number, "status": order.status.value}
     if order.status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING):
         raise NotCancellable(f"order {order.order_number} is {order.status.value}: too late")
     if order.status != OrderStatus.PENDING:
         stock.release(session, order, "order cancelled")
-    if order.payment_status == PaymentStatus.CAPTURED:
+    payment_status = order.payment_status
+    if payment_status == PaymentStatus.CAPTURED:
         stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
-    elif order.payment is not None and order.payment.status == PaymentStatus.PENDING:
-        order.payment.status = PaymentStatus.CANCELLED
-    move(session, order, OrderStatus.CANCELLED, now, f"cancelled: {cmd.reason}")
-    notify.prepare(session, order, notify.Kind.ORDER_CANCELLED, reason=cmd.reason)
-    return {"order_number": order.order_number, "status": order.status.value}
+    else:
+        payment_status = PaymentStatus.CANCELLED.value
+        session.execute(
+            update(Payment)
+            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
+            .values(status=PaymentStatus.CANCELLED)
+        )
+    state.transition(
+        session,
+        order,
+        OrderStatus.CANCELLED,
+        now,
+        f"cancelled: {cmd.reason}",
+        payment_status=payment_status,
+    )
+    notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CANCELLED, reason=cmd.reason)
+    return {"order_number": order.order_number, "status": OrderStatus.CANCELLED.value}

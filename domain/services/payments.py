@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain import steps
 from domain.models import Order, OrderStatus, Payment, PaymentStatus
+from domain.notifications import Kind
 from domain.ports import Capture, Refund
-from domain.services import notify, orders, stock
+from domain.services import notify, state, stock
 from domain.uow import stage
 
 
@@ -33,73 +34,122 @@ class ChargeRequest:
 def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
     """What to charge for a confirmed order whose payment is still open; else None."""
     row = session.execute(
-        select(Payment, Order.status)
+        select(
+            Payment.idempotency_key,
+            Payment.amount,
+            Payment.currency,
+            Payment.status,
+            Payment.details,
+            Order.status.label("order_status"),
+        )
         .join(Order, Order.id == Payment.order_id)
         .where(Payment.order_id == order_id)
     ).one_or_none()
-    if row is None or row.status != OrderStatus.CONFIRMED:
+    if row is None or row.order_status != OrderStatus.CONFIRMED:
         return None
-    payment: Payment = row.Payment
-    if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+    if row.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
         return None
-    token = str(payment.details.get("token", ""))
-    return ChargeRequest(payment.idempotency_key, payment.amount, payment.currency, token)
+    token = str(row.details.get("token", ""))
+    return ChargeRequest(row.idempotency_key, row.amount, row.currency, token)
+
+
+def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:
+    session.execute(update(Payment).where(Payment.order_id == order_id).values(**values))
 
 
 def captured(
     session: Session, order_id: uuid.UUID, capture: Capture, provider: str, now: datetime
 ) -> str:
     """Record the capture; move the order on (or refund it if it was cancelled meanwhile)."""
-    order = orders.locked(session, order_id)
+    order = state.load(session, order_id)
     assert order is not None
-    assert order.payment is not None
-    payment = order.payment
-    if payment.status != PaymentStatus.CAPTURED:
-        payment.status, payment.captured_at = PaymentStatus.CAPTURED, capture.captured_at
-        payment.authorized_at = payment.authorized_at or capture.captured_at
-        payment.provider, payment.provider_reference = provider, capture.reference
-        order.payment_status = PaymentStatus.CAPTURED
+    if order.payment_status != PaymentStatus.CAPTURED:
+        _set_payment(
+            session,
+            order_id,
+            status=PaymentStatus.CAPTURED,
+            captured_at=capture.captured_at,
+            authorized_at=capture.captured_at,
+            provider=provider,
+            provider_reference=capture.reference,
+        )
     if order.status == OrderStatus.CONFIRMED:
-        orders.move(session, order, OrderStatus.PROCESSING, now, "payment captured")
-        notify.prepare(session, order, notify.Kind.ORDER_CONFIRMED)
+        state.transition(
+            session,
+            order,
+            OrderStatus.PROCESSING,
+            now,
+            "payment captured",
+            payment_status=PaymentStatus.CAPTURED.value,
+        )
+        notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CONFIRMED)
         stage(session, steps.FULFIL, {"order_id": str(order.id)}, order.id)
-    elif order.status == OrderStatus.CANCELLED:
+        return OrderStatus.PROCESSING.value
+    if order.status == OrderStatus.CANCELLED and order.payment_status != PaymentStatus.REFUNDED:
+        session.execute(
+            update(Order).where(Order.id == order_id).values(payment_status=PaymentStatus.CAPTURED)
+        )
         stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
     return order.status.value
 
 
 def declined(session: Session, order_id: uuid.UUID, reason: str, now: datetime) -> str:
     """The provider said no: release the stock, cancel, tell the customer."""
-    order = orders.locked(session, order_id)
+    order = state.load(session, order_id)
     assert order is not None
-    assert order.payment is not None
     if order.status != OrderStatus.CONFIRMED:
         return order.status.value
-    order.payment.status, order.payment.failed_at = PaymentStatus.FAILED, now
-    order.payment.failure_reason = reason
-    order.payment_status = PaymentStatus.FAILED
+    _set_payment(
+        session, order_id, status=PaymentStatus.FAILED, failed_at=now, failure_reason=reason
+    )
     stock.release(session, order, "payment declined")
-    orders.move(session, order, OrderStatus.CANCELLED, now, f"payment declined: {reason}")
-    notify.prepare(session, order, notify.Kind.PAYMENT_FAILED, reason=reason)
-    return order.status.value
+    state.transition(
+        session,
+        order,
+        OrderStatus.CANCELLED,
+        now,
+        f"payment declined: {reason}",
+        payment_status=PaymentStatus.FAILED.value,
+    )
+    notify.prepare(session, order.id, order.customer_email, Kind.PAYMENT_FAILED, reason=reason)
+    return OrderStatus.CANCELLED.value
 
 
 def refund_request(session: Session, order_id: uuid.UUID) -> tuple[str, int] | None:
-    """(refund key, amount) for a cancelled order whose payment was captured; else None."""
-    payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one_or_none()
-    if payment is None or payment.status != PaymentStatus.CAPTURED:
+    """(payment key, amount) for a cancelled order whose payment was captured; else None."""
+    row = session.execute(
+        select(Payment.idempotency_key, Payment.amount, Payment.status).where(
+            Payment.order_id == order_id
+        )
+    ).one_or_none()
+    if row is None or row.status != PaymentStatus.CAPTURED:
         return None
-    return payment.idempotency_key, payment.amount
+    return row.idempotency_key, row.amount
 
 
 def refunded(session: Session, order_id: uuid.UUID, refund: Refund, now: datetime) -> str:
-    order = orders.locked(session, order_id)
+    order = state.load(session, order_id)
     assert order is not None
-    assert order.payment is not None
-    if order.payment.status == PaymentStatus.CAPTURED:
-        order.payment.status = PaymentStatus.REFUNDED
-        order.payment.refunded_amount, order.payment.refunded_at = refund.amount, refund.refunded_at
-        order.payment_status = PaymentStatus.REFUNDED
-        if order.status == OrderStatus.CANCELLED:
-            orders.move(session, order, OrderStatus.REFUNDED, now, "payment refunded")
+    if order.payment_status == PaymentStatus.REFUNDED:
+        return order.status.value
+    _set_payment(
+        session,
+        order_id,
+        status=PaymentStatus.REFUNDED,
+        refunded_amount=refund.amount,
+        refunded_at=refund.refunded_at,
+    )
+    if order.status == OrderStatus.CANCELLED:
+        state.transition(
+            session,
+            order,
+            OrderStatus.REFUNDED,
+            now,
+            "payment refunded",
+            payment_status=PaymentStatus.REFUNDED.value,
+        )
+        return OrderStatus.REFUNDED.value
+    session.execute(
+        update(Order).where(Order.id == order_id).values(payment_status=PaymentStatus.REFUNDED)
+    )
     return order.status.value

@@ -8,10 +8,9 @@ then row id) so two orders never deadlock, with the CHECK constraints behind it 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain import steps
@@ -21,13 +20,15 @@ from domain.models import (
     InventoryMovement,
     InventoryVariant,
     MovementType,
-    Order,
-    OrderItem,
     OrderStatus,
+    Payment,
     PaymentStatus,
     Product,
     ProductVariant,
 )
+from domain.notifications import Kind
+from domain.services import notify, state
+from domain.services.state import StockLine
 from domain.uow import stage
 
 _INVENTORY: Table = Inventory.__table__  # type: ignore[assignment]
@@ -38,69 +39,45 @@ class UnknownSku(PermanentError):
     pass
 
 
-@dataclass(frozen=True, order=True)
-class StockLine:
-    """A quantity against one stock row; sorts into the fixed lock order."""
-
-    table: str  # "inventory" or "inventory_variants"
-    row_id: uuid.UUID
-    quantity: int
-    sku: str
-
-
-def _stock_lines(session: Session, order: Order) -> list[StockLine]:
-    product_rows = select(Inventory.id, OrderItem.quantity, OrderItem.product_sku).join(
-        Inventory, Inventory.product_id == OrderItem.product_id
-    )
-    variant_rows = select(InventoryVariant.id, OrderItem.quantity, OrderItem.product_sku).join(
-        InventoryVariant, InventoryVariant.variant_id == OrderItem.variant_id
-    )
-    lines = [
-        StockLine("inventory", *row)
-        for row in session.execute(
-            product_rows.where(OrderItem.order_id == order.id, OrderItem.variant_id.is_(None))
-        )
-    ] + [
-        StockLine("inventory_variants", *row)
-        for row in session.execute(variant_rows.where(OrderItem.order_id == order.id))
-    ]
-    return sorted(lines)
-
-
 def _table(line: StockLine) -> Table:
     return _INVENTORY if line.table == "inventory" else _VARIANTS
 
 
-def _record(
-    session: Session,
+def _movement(
     line: StockLine,
     kind: MovementType,
     after: tuple[int, int],
     ref: tuple[str, uuid.UUID],
     reason: str,
-) -> None:
+) -> dict[str, object]:
     column = "inventory_id" if line.table == "inventory" else "inventory_variant_id"
-    session.add(
-        InventoryMovement(
-            **{column: line.row_id},
-            movement_type=kind,
-            quantity=line.quantity,
-            reason=reason,
-            reference_type=ref[0],
-            reference_id=ref[1],
-            resulting_quantity=after[0],
-            resulting_reserved=after[1],
-        )
-    )
+    other = "inventory_variant_id" if line.table == "inventory" else "inventory_id"
+    return {
+        column: line.row_id,
+        other: None,
+        "movement_type": kind.value,
+        "quantity": line.quantity,
+        "reason": reason,
+        "reference_type": ref[0],
+        "reference_id": ref[1],
+        "resulting_quantity": after[0],
+        "resulting_reserved": after[1],
+    }
+
+
+def _record(session: Session, movements: list[dict[str, object]]) -> None:
+    if movements:
+        session.execute(insert(InventoryMovement), movements)
 
 
 def _change(
-    session: Session, line: StockLine, on_hand: int, reserved: int, guard: object
+    session: Session, line: StockLine, on_hand: int, reserved: int, guard: ColumnElement[bool]
 ) -> tuple[int, int] | None:
+    """One conditional UPDATE of a stock row; None if the guard did not hold."""
     table = _table(line)
     stmt = (
         update(table)
-        .where(table.c.id == line.row_id, guard)  # type: ignore[arg-type]
+        .where(table.c.id == line.row_id, guard)
         .values(
             quantity_on_hand=table.c.quantity_on_hand + on_hand,
             quantity_reserved=table.c.quantity_reserved + reserved,
@@ -112,74 +89,83 @@ def _change(
     return None if row is None else (row[0], row[1])
 
 
-def _can_reserve(line: StockLine) -> object:
+def _can_reserve(line: StockLine) -> ColumnElement[bool]:
     table = _table(line)
     enough = table.c.quantity_on_hand - table.c.quantity_reserved >= line.quantity
-    return enough | table.c.allow_backorder if line.table == "inventory" else enough
+    return or_(enough, table.c.allow_backorder) if line.table == "inventory" else enough
+
+
+def _holds(line: StockLine) -> ColumnElement[bool]:
+    return _table(line).c.quantity_reserved >= line.quantity
 
 
 def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:
     """Hold stock for every line of a pending order, or cancel it as out of stock."""
-    from domain.services import notify, orders
-
-    order = orders.locked(session, order_id)
+    order = state.load(session, order_id)
     if order is None or order.status != OrderStatus.PENDING:
         return "skipped" if order is None else order.status.value
-    short = _reserve_all(session, order, _stock_lines(session, order))
-    if short is not None:
-        orders.move(session, order, OrderStatus.CANCELLED, now, f"out of stock: {short}")
-        if order.payment is not None:
-            order.payment.status = PaymentStatus.CANCELLED
-        notify.prepare(
-            session, order, notify.Kind.ORDER_CANCELLED, reason=f"{short} is out of stock"
-        )
-        return order.status.value
-    orders.move(session, order, OrderStatus.CONFIRMED, now, "stock reserved")
-    stage(session, steps.CAPTURE, {"order_id": str(order.id)}, order.id)
-    return order.status.value
+    short = _reserve_all(session, order)
+    if short is None:
+        state.transition(session, order, OrderStatus.CONFIRMED, now, "stock reserved")
+        stage(session, steps.CAPTURE, {"order_id": str(order.id)}, order.id)
+        return OrderStatus.CONFIRMED.value
+    state.transition(
+        session,
+        order,
+        OrderStatus.CANCELLED,
+        now,
+        f"out of stock: {short}",
+        payment_status=PaymentStatus.CANCELLED.value,
+    )
+    session.execute(
+        update(Payment).where(Payment.order_id == order.id).values(status=PaymentStatus.CANCELLED)
+    )
+    notify.prepare(
+        session,
+        order.id,
+        order.customer_email,
+        Kind.ORDER_CANCELLED,
+        reason=f"{short} is out of stock",
+    )
+    return OrderStatus.CANCELLED.value
 
 
-def _reserve_all(session: Session, order: Order, lines: list[StockLine]) -> str | None:
-    """Reserve each line in lock order; on the first shortage undo all, return the SKU."""
-    savepoint = session.begin_nested()
-    for line in lines:
+def _reserve_all(session: Session, order: state.OrderState) -> str | None:
+    """Reserve each line in lock order; on a shortage give back what was taken, name the SKU."""
+    done: list[tuple[StockLine, tuple[int, int]]] = []
+    for line in order.lines:
         after = _change(session, line, 0, line.quantity, _can_reserve(line))
         if after is None:
-            savepoint.rollback()
+            for taken, _ in done:
+                _change(session, taken, 0, -taken.quantity, _holds(taken))
             return line.sku
-        _record(
-            session, line, MovementType.RESERVE, after, ("order", order.id), "reserved for order"
-        )
-    savepoint.commit()
+        done.append((line, after))
+    ref = ("order", order.id)
+    _record(session, [_movement(ln, MovementType.RESERVE, a, ref, "reserved") for ln, a in done])
     return None
 
 
-def release(session: Session, order: Order, reason: str) -> None:
+def release(session: Session, order: state.OrderState, reason: str) -> None:
     """Give back what a reserved order held (each line once, whatever retries happen)."""
-    table = _INVENTORY
-    for line in _stock_lines(session, order):
-        table = _table(line)
-        after = _change(
-            session, line, 0, -line.quantity, table.c.quantity_reserved >= line.quantity
-        )
+    movements = []
+    for line in order.lines:
+        after = _change(session, line, 0, -line.quantity, _holds(line))
         if after is not None:
-            _record(session, line, MovementType.RELEASE, after, ("order", order.id), reason)
+            movements.append(
+                _movement(line, MovementType.RELEASE, after, ("order", order.id), reason)
+            )
+    _record(session, movements)
 
 
-def ship_out(session: Session, order: Order) -> None:
+def ship_out(session: Session, order: state.OrderState) -> None:
     """Stock leaves the shelf: on hand and reserved both drop by each line's quantity."""
-    for line in _stock_lines(session, order):
-        table = _table(line)
-        after = _change(
-            session,
-            line,
-            -line.quantity,
-            -line.quantity,
-            table.c.quantity_reserved >= line.quantity,
-        )
+    movements = []
+    for line in order.lines:
+        after = _change(session, line, -line.quantity, -line.quantity, _holds(line))
         if after is None:
             raise PermanentError(f"order {order.order_number}: {line.sku} was not reserved")
-        _record(session, line, MovementType.OUT, after, ("order", order.id), "shipped")
+        movements.append(_movement(line, MovementType.OUT, after, ("order", order.id), "shipped"))
+    _record(session, movements)
 
 
 def restock(session: Session, sku: str, quantity: int, reason: str, key: str) -> dict[str, object]:
@@ -192,7 +178,7 @@ def restock(session: Session, sku: str, quantity: int, reason: str, key: str) ->
         return {"sku": sku, "added": 0, "duplicate": True}
     after = _change(session, line, quantity, 0, table.c.id == line.row_id)
     assert after is not None
-    _record(session, line, MovementType.IN, after, ("restock", reference), reason)
+    _record(session, [_movement(line, MovementType.IN, after, ("restock", reference), reason)])
     return {"sku": sku, "added": quantity, "quantity_on_hand": after[0], "duplicate": False}
 
 
