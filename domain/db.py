@@ -19,10 +19,14 @@ def to_url(url: str | URL) -> URL:
     return parsed.set(drivername="postgresql+psycopg2")
 
 
-def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(
+    url: str | URL, *, pool_size: int = 5, echo: bool = False, pre_ping: bool = True
+) -> Engine:
     """One engine per process (create it after a fork, never before).
 
-    `pool_size=0` gives an engine without a pool, for one-shot commands.
+    `pool_size=0` gives an engine without a pool, for one-shot commands. Workers turn
+    `pre_ping` off (a round trip per checkout): a dead connection fails its task, which is
+    retried, and the pool drops every connection of a server that went away.
     """
     pooling: dict[str, object] = (
         {"poolclass": NullPool}
@@ -31,7 +35,7 @@ def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> En
     )
     engine = create_engine(
         to_url(url),
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         echo=echo,
         connect_args={"application_name": APPLICATION_NAME},
         **pooling,

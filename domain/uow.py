@@ -2,7 +2,9 @@
 
 A service stages next steps with `stage(session, task, kwargs)`; `run()` writes them to the
 outbox table in the same transaction as the service's work, commits once, and returns them
-so the caller can publish them. If the caller dies before publishing, the sweep does it.
+so the caller can publish them. Each published step carries its outbox row's id, and the step
+marks that row consumed in its own transaction: a row left unconsumed was lost on the way
+(a crash before publishing, a flushed queue), and the sweep sends it again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.models import OutboxMessage
 
 T = TypeVar("T")
+OUTBOX_ID = "outbox_id"  # the keyword argument a published step carries
 _STAGED = "backroom.staged_steps"
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_CONSUME = text("UPDATE outbox SET consumed_at = now() WHERE id = :id AND consumed_at IS NULL")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class Step:
     id: int
     task: str
     kwargs: dict[str, Any]
+
+    def message_kwargs(self) -> dict[str, Any]:
+        return {**self.kwargs, OUTBOX_ID: self.id}
 
 
 def stage(
@@ -43,28 +51,26 @@ def _write_outbox(session: Session) -> list[Step]:
     rows = session.info.pop(_STAGED, [])
     if not rows:
         return []
-    stmt = insert(OutboxMessage).returning(
-        OutboxMessage.id, OutboxMessage.task, OutboxMessage.kwargs, sort_by_parameter_order=True
+    stmt = insert(_OUTBOX).returning(
+        _OUTBOX.c.id, _OUTBOX.c.task, _OUTBOX.c.kwargs, sort_by_parameter_order=True
     )
     return [Step(row.id, row.task, row.kwargs) for row in session.execute(stmt, rows)]
 
 
-def run(factory: sessionmaker[Session], work: Callable[[Session], T]) -> tuple[T, list[Step]]:
-    """Do `work` in one transaction with its outbox rows; return its result and the steps."""
+def run(
+    factory: sessionmaker[Session],
+    work: Callable[[Session], T],
+    *,
+    consumed: int | None = None,
+) -> tuple[T, list[Step]]:
+    """Do `work` in one transaction with its outbox rows; return its result and the steps.
+
+    `consumed`: the outbox row of the message being handled, marked in the same transaction.
+    """
     with factory() as session, session.begin():
+        session.info.pop(_STAGED, None)
+        if consumed is not None:
+            session.execute(_CONSUME, {"id": consumed})
         result = work(session)
         steps = _write_outbox(session)
     return result, steps
-
-
-def mark_published(factory: sessionmaker[Session], steps: list[Step]) -> None:
-    """Record that these steps reached the broker (losing this only means a harmless resend)."""
-    if not steps:
-        return
-    with factory() as session, session.begin():
-        session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([step.id for step in steps]))
-            .values(published_at=func.now(), publish_attempts=OutboxMessage.publish_attempts + 1)
-        )

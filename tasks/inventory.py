@@ -18,10 +18,12 @@ log = logging.getLogger("backroom.tasks.inventory")
 
 
 @app.task(name=steps.RESERVE)
-def reserve(order_id: str) -> str:
+def reserve(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)
-    result, next_steps = uow.run(rt.factory, lambda s: stock.reserve(s, oid, rt.clock.now()))
+    result, next_steps = uow.run(
+        rt.factory, lambda s: stock.reserve(s, oid, rt.clock.now()), consumed=outbox_id
+    )
     publish(next_steps)
     log.info("order_id=%s reserve -> %s", order_id, result)
     return result

@@ -1,4 +1,10 @@
-"""`notifications.send` (internal): one customer email, claimed, sent over SMTP, recorded."""
+"""`notifications.send` (internal): one customer email, sent over SMTP, recorded once.
+
+The row is taken with `FOR UPDATE SKIP LOCKED` and marked sent in the same transaction as
+the SMTP conversation: a second worker with the same message skips it, and a worker that
+dies mid-send leaves it pending for the sweep. The stable Message-ID lets mail systems drop
+the one repeat that a crash between the server's 250 and our commit could cause.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +17,32 @@ from domain.ports import MailRejected, MailUnavailable
 from domain.services import notify
 from domain.steps import NOTIFY
 from workers.app import app
-from workers.runtime import runtime
+from workers.runtime import Runtime, runtime
 
 log = logging.getLogger("backroom.tasks.notifications")
 
 
 @app.task(name=NOTIFY)
-def send(notification_id: str) -> str:
+def send(notification_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     nid = uuid.UUID(notification_id)
-    claimed, _ = uow.run(rt.factory, lambda s: notify.claim(s, nid, rt.clock.now()))
+    try:
+        result, _ = uow.run(rt.factory, lambda s: _send(s, rt, nid), consumed=outbox_id)
+    except (MailRejected, MailUnavailable) as error:
+        reason, final = str(error), isinstance(error, MailRejected)
+        uow.run(rt.factory, lambda s: notify.unsent(s, nid, reason, final=final))
+        raise
+    return result
+
+
+def _send(session: notify.Session, rt: Runtime, nid: uuid.UUID) -> str:
+    claimed = notify.take(session, nid)
     if claimed is None:
         return "skipped"
     email = render(
         claimed.kind, claimed.context, to=claimed.recipient, message_id=f"{nid}@backroom"
     )
-    try:
-        rt.mailer.send(email)
-    except (MailRejected, MailUnavailable) as error:
-        reason, final = str(error), isinstance(error, MailRejected)
-        uow.run(rt.factory, lambda s: notify.unsent(s, nid, reason, final=final))
-        raise
-    uow.run(rt.factory, lambda s: notify.sent(s, nid, rt.clock.now()))
+    rt.mailer.send(email)
+    notify.sent(session, nid, rt.clock.now())
     log.info("notification=%s kind=%s sent to %s", nid, claimed.kind, claimed.recipient)
     return "sent"

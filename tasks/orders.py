@@ -54,16 +54,18 @@ def status(*args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 @app.task(name=steps.FULFIL)
-def fulfil(order_id: str) -> str:
+def fulfil(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)
-    result, next_steps = uow.run(rt.factory, lambda s: fulfilment.fulfil(s, oid, rt.clock.now()))
+    result, next_steps = uow.run(
+        rt.factory, lambda s: fulfilment.fulfil(s, oid, rt.clock.now()), consumed=outbox_id
+    )
     publish(next_steps)
     return result
 
 
 @app.task(name=steps.SWEEP)
-def sweep_orders() -> dict[str, int]:
+def sweep_orders(outbox_id: int | None = None) -> dict[str, int]:
     rt = runtime()
     settings = rt.settings
     report, redriven = uow.run(

@@ -20,11 +20,12 @@ log = logging.getLogger("backroom.tasks.payments")
 
 
 @app.task(name=steps.CAPTURE)
-def capture(order_id: str) -> str:
+def capture(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)
     request, _ = uow.run(rt.factory, lambda s: payments.request(s, oid))
     if request is None:
+        uow.run(rt.factory, lambda s: None, consumed=outbox_id)
         return "skipped"
     gateway = rt.gateway
     try:
@@ -40,11 +41,15 @@ def capture(order_id: str) -> str:
     except PaymentDeclined as declined:
         reason = str(declined)
         result, next_steps = uow.run(
-            rt.factory, lambda s: payments.declined(s, oid, reason, rt.clock.now())
+            rt.factory,
+            lambda s: payments.declined(s, oid, reason, rt.clock.now()),
+            consumed=outbox_id,
         )
     else:
         result, next_steps = uow.run(
-            rt.factory, lambda s: payments.captured(s, oid, captured, gateway.name, rt.clock.now())
+            rt.factory,
+            lambda s: payments.captured(s, oid, captured, gateway.name, rt.clock.now()),
+            consumed=outbox_id,
         )
     publish(next_steps)
     log.info("order_id=%s capture -> %s", order_id, result)
@@ -52,14 +57,17 @@ def capture(order_id: str) -> str:
 
 
 @app.task(name=steps.REFUND)
-def refund(order_id: str) -> str:
+def refund(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)
     request, _ = uow.run(rt.factory, lambda s: payments.refund_request(s, oid))
     if request is None:
+        uow.run(rt.factory, lambda s: None, consumed=outbox_id)
         return "skipped"
     key, amount = request
     done = rt.gateway.refund(idempotency_key=key, amount=amount)
-    result, _ = uow.run(rt.factory, lambda s: payments.refunded(s, oid, done, rt.clock.now()))
+    result, _ = uow.run(
+        rt.factory, lambda s: payments.refunded(s, oid, done, rt.clock.now()), consumed=outbox_id
+    )
     log.info("order_id=%s refund -> %s", order_id, result)
     return result

@@ -57,7 +57,6 @@ def create_app(settings: Settings) -> Celery:
         task_default_queue="orders",
         task_routes=(routing.route,),
         worker_send_task_events=True,
-        task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings, broker),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from domain.errors import RetryableError
 from domain.services import dead_letters
-from domain.uow import Step, mark_published, run
+from domain.uow import Step, run
 from workers import runtime as rt
 
 log = logging.getLogger("backroom.tasks")
@@ -61,18 +61,19 @@ class BackroomTask(Task):  # type: ignore[misc]
 
 
 def publish(steps: list[Step]) -> None:
-    """Send the next steps after the commit; if the broker is away, the sweep sends them."""
+    """Send the next steps after the commit; if the broker is away, the sweep sends them.
+
+    Each message carries its outbox row's id; the step marks the row consumed when it runs.
+    """
     if not steps:
         return
     from workers.app import app
 
     try:
         for step in steps:
-            app.send_task(step.task, kwargs=step.kwargs)
+            app.send_task(step.task, kwargs=step.message_kwargs())
     except BrokerError:
         log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
-        return
-    mark_published(rt.runtime().factory, steps)
 
 
 @worker_process_init.connect

@@ -37,6 +37,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         from workers.app import app
 
         argv = ["worker", "-Q", args.queues, "-c", str(args.concurrency), "-l", args.loglevel]
+        argv += ["-P", args.pool]
         if args.hostname:
             argv += ["-n", args.hostname]
         app.worker_main(argv)
@@ -159,6 +160,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     worker.add_argument("-c", "--concurrency", type=int, default=os.cpu_count() or 2)
     worker.add_argument("-n", "--hostname", default=None)
     worker.add_argument("-l", "--loglevel", default="INFO")
+    worker.add_argument("-P", "--pool", default="prefork", help="prefork (default), solo, threads")
     worker.set_defaults(handler=cmd_worker)
     beat = sub.add_parser("beat", help="start Celery beat (one active at a time)")
     beat.add_argument("-l", "--loglevel", default="INFO")

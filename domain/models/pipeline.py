@@ -19,11 +19,15 @@ from domain.models.base import Base, JSONDoc, check, str_enum
 
 
 class OutboxMessage(Base):
-    """A task to publish (name and keyword arguments); `published_at` is set once sent."""
+    """A next step: task name and keyword arguments, written with the work that decided it.
+
+    `consumed_at` is set by the step itself, in its own transaction, when a worker runs it; a
+    row still unconsumed after a while was lost on the way and the sweep sends it again.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_unpublished", "created_at", postgresql_where="published_at IS NULL"),
+        Index("ix_outbox_unconsumed", "sent_at", postgresql_where="consumed_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -33,13 +37,13 @@ class OutboxMessage(Base):
         ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    published_at: Mapped[datetime | None]
-    publish_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    sent_at: Mapped[datetime] = mapped_column(server_default=func.now())  # last (re)send
+    consumed_at: Mapped[datetime | None]
+    sends: Mapped[int] = mapped_column(default=1, server_default="1")  # 1 + times re-sent
 
 
 class NotificationStatus(enum.StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -51,9 +55,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "kind"),
         check("attempts >= 0", "attempts_non_negative"),
-        Index(
-            "ix_notifications_open", "status", postgresql_where="status IN ('pending', 'sending')"
-        ),
+        Index("ix_notifications_open", "status", postgresql_where="status = 'pending'"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
@@ -69,7 +71,6 @@ class Notification(Base):
         server_default=NotificationStatus.PENDING.value,
     )
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
-    claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from domain.models import OrderStatus, Shipment, ShippingStatus
+from domain import tables
+from domain.models import OrderStatus, ShippingStatus
 from domain.notifications import Kind
 from domain.services import notify, state, stock
 
@@ -28,7 +29,7 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
     stock.ship_out(session, order)
     number = tracking_number(order.id)
     session.execute(
-        insert(Shipment).values(
+        insert(tables.shipments).values(
             order_id=order.id,
             tracking_number=number,
             carrier=CARRIER,

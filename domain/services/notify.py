@@ -1,30 +1,27 @@
 """Customer emails: one per (order, kind), recorded when decided, sent by its own task.
 
 `prepare` writes the notification row (the UNIQUE key stops a second one) and stages the send
-in the same transaction. `claim` / `sent` / `unsent` bracket the SMTP conversation so two
-workers never send the same row at once; a claim older than `CLAIM_TIMEOUT` (a worker died
-mid-send) may be taken again, and the stable Message-ID lets mail systems drop that repeat.
+in the same transaction. The send task `take`s the row (locked, skipped by any other worker),
+talks SMTP and marks it `sent` in that one transaction; a failure marks it `unsent`.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from domain import steps
-from domain.models import Notification, NotificationStatus
+from domain import steps, tables
+from domain.models import NotificationStatus
 from domain.notifications import Kind
 from domain.uow import stage
 
-__all__ = ["CLAIM_TIMEOUT", "Claimed", "Kind", "claim", "prepare", "sent", "unsent"]
-
-CLAIM_TIMEOUT = timedelta(minutes=5)
+__all__ = ["Claimed", "Kind", "Session", "prepare", "sent", "take", "unsent"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,10 @@ class Claimed:
     context: dict[str, Any]
 
 
+_TAKE = text(
+    "SELECT order_id, kind, recipient, context FROM notifications "
+    "WHERE id = :id AND status = 'pending' FOR UPDATE SKIP LOCKED"
+)
 _ORDER = text(
     """
     SELECT o.order_number, o.currency, o.total_amount, o.shipping_address,
@@ -74,10 +75,10 @@ def prepare(
 ) -> bool:
     """Record that the customer gets this email and stage its sending; False if already there."""
     stmt = (
-        pg_insert(Notification)
+        pg_insert(tables.notifications)
         .values(order_id=order_id, kind=kind.value, recipient=recipient, context=extra)
         .on_conflict_do_nothing(index_elements=["order_id", "kind"])
-        .returning(Notification.id)
+        .returning(tables.notifications.c.id)
     )
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None:
@@ -85,25 +86,9 @@ def prepare(
     return new_id is not None
 
 
-def claim(session: Session, notification_id: uuid.UUID, now: datetime) -> Claimed | None:
-    """Take the row for sending, unless it is sent or another worker holds a fresh claim."""
-    row = session.execute(
-        update(Notification)
-        .where(
-            Notification.id == notification_id,
-            or_(
-                Notification.status == NotificationStatus.PENDING,
-                (Notification.status == NotificationStatus.SENDING)
-                & (Notification.claimed_at < now - CLAIM_TIMEOUT),
-            ),
-        )
-        .values(
-            status=NotificationStatus.SENDING, claimed_at=now, attempts=Notification.attempts + 1
-        )
-        .returning(
-            Notification.order_id, Notification.kind, Notification.recipient, Notification.context
-        )
-    ).one_or_none()
+def take(session: Session, notification_id: uuid.UUID) -> Claimed | None:
+    """Lock a pending notification for this transaction; None if sent or being sent."""
+    row = session.execute(_TAKE, {"id": notification_id}).one_or_none()
     if row is None:
         return None
     context = _context(session, row.order_id, dict(row.context))
@@ -112,9 +97,14 @@ def claim(session: Session, notification_id: uuid.UUID, now: datetime) -> Claime
 
 def sent(session: Session, notification_id: uuid.UUID, now: datetime) -> None:
     session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id)
-        .values(status=NotificationStatus.SENT, sent_at=now, last_error=None)
+        update(tables.notifications)
+        .where(tables.notifications.c.id == notification_id)
+        .values(
+            status=NotificationStatus.SENT,
+            sent_at=now,
+            last_error=None,
+            attempts=tables.notifications.c.attempts + 1,
+        )
     )
 
 
@@ -122,7 +112,9 @@ def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: b
     """The send failed: back to pending for a retry, or failed for good."""
     status = NotificationStatus.FAILED if final else NotificationStatus.PENDING
     session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id)
-        .values(status=status, last_error=error[:2000], claimed_at=None)
+        update(tables.notifications)
+        .where(tables.notifications.c.id == notification_id)
+        .values(
+            status=status, last_error=error[:2000], attempts=tables.notifications.c.attempts + 1
+        )
     )

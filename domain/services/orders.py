@@ -11,15 +11,12 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
 
-from domain import steps
+from domain import steps, tables
 from domain.contracts import CancelOrder, PlaceOrder
 from domain.errors import PermanentError
 from domain.models import (
     Order,
-    OrderItem,
     OrderStatus,
-    OrderStatusHistory,
-    Payment,
     PaymentStatus,
 )
 from domain.notifications import Kind
@@ -91,7 +88,7 @@ def _insert_order(
     subtotal = sum(line.total_price for line in lines)
     address = cmd.shipping_address.model_dump(exclude_none=True)
     stmt = (
-        pg_insert(Order)
+        pg_insert(tables.orders)
         .values(
             order_number=number,
             idempotency_key=cmd.idempotency_key,
@@ -105,7 +102,7 @@ def _insert_order(
             shipping_method="standard",
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Order.id)
+        .returning(tables.orders.c.id)
     )
     return session.execute(stmt).scalar_one_or_none()
 
@@ -113,14 +110,16 @@ def _insert_order(
 def _insert_lines_and_payment(
     session: Session, order_id: uuid.UUID, cmd: PlaceOrder, lines: list[PricedLine]
 ) -> None:
-    session.execute(insert(OrderItem), [line.as_row() | {"order_id": order_id} for line in lines])
     session.execute(
-        insert(OrderStatusHistory).values(
+        insert(tables.order_items), [line.as_row() | {"order_id": order_id} for line in lines]
+    )
+    session.execute(
+        insert(tables.order_status_history).values(
             order_id=order_id, new_status=OrderStatus.PENDING, notes="placed"
         )
     )
     session.execute(
-        insert(Payment).values(
+        insert(tables.payments).values(
             order_id=order_id,
             idempotency_key=f"order-{order_id}",
             amount=sum(line.total_price for line in lines),
@@ -183,8 +182,11 @@ def cancel(session: Session, cmd: CancelOrder, now: datetime) -> dict[str, str]:
     else:
         payment_status = PaymentStatus.CANCELLED.value
         session.execute(
-            update(Payment)
-            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
+            update(tables.payments)
+            .where(
+                tables.payments.c.order_id == order.id,
+                tables.payments.c.status == PaymentStatus.PENDING,
+            )
             .values(status=PaymentStatus.CANCELLED)
         )
     state.transition(

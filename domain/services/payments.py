@@ -12,15 +12,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from domain import steps
-from domain.models import Order, OrderStatus, Payment, PaymentStatus
+from domain import steps, tables
+from domain.models import OrderStatus, PaymentStatus
 from domain.notifications import Kind
 from domain.ports import Capture, Refund
 from domain.services import notify, state, stock
 from domain.uow import stage
+
+_P = tables.payments
+_REQUEST = text(
+    "SELECT p.idempotency_key, p.amount, p.currency, p.status, p.details, "
+    "o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id "
+    "WHERE p.order_id = :id"
+)
+_O = tables.orders
 
 
 @dataclass(frozen=True)
@@ -33,18 +41,7 @@ class ChargeRequest:
 
 def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
     """What to charge for a confirmed order whose payment is still open; else None."""
-    row = session.execute(
-        select(
-            Payment.idempotency_key,
-            Payment.amount,
-            Payment.currency,
-            Payment.status,
-            Payment.details,
-            Order.status.label("order_status"),
-        )
-        .join(Order, Order.id == Payment.order_id)
-        .where(Payment.order_id == order_id)
-    ).one_or_none()
+    row = session.execute(_REQUEST, {"id": order_id}).one_or_none()
     if row is None or row.order_status != OrderStatus.CONFIRMED:
         return None
     if row.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
@@ -54,7 +51,7 @@ def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
 
 
 def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:
-    session.execute(update(Payment).where(Payment.order_id == order_id).values(**values))
+    session.execute(update(_P).where(_P.c.order_id == order_id).values(**values))
 
 
 def captured(
@@ -87,7 +84,7 @@ def captured(
         return OrderStatus.PROCESSING.value
     if order.status == OrderStatus.CANCELLED and order.payment_status != PaymentStatus.REFUNDED:
         session.execute(
-            update(Order).where(Order.id == order_id).values(payment_status=PaymentStatus.CAPTURED)
+            update(_O).where(_O.c.id == order_id).values(payment_status=PaymentStatus.CAPTURED)
         )
         stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
     return order.status.value
@@ -118,9 +115,7 @@ def declined(session: Session, order_id: uuid.UUID, reason: str, now: datetime) 
 def refund_request(session: Session, order_id: uuid.UUID) -> tuple[str, int] | None:
     """(payment key, amount) for a cancelled order whose payment was captured; else None."""
     row = session.execute(
-        select(Payment.idempotency_key, Payment.amount, Payment.status).where(
-            Payment.order_id == order_id
-        )
+        select(_P.c.idempotency_key, _P.c.amount, _P.c.status).where(_P.c.order_id == order_id)
     ).one_or_none()
     if row is None or row.status != PaymentStatus.CAPTURED:
         return None
@@ -150,6 +145,6 @@ def refunded(session: Session, order_id: uuid.UUID, refund: Refund, now: datetim
         )
         return OrderStatus.REFUNDED.value
     session.execute(
-        update(Order).where(Order.id == order_id).values(payment_status=PaymentStatus.REFUNDED)
+        update(_O).where(_O.c.id == order_id).values(payment_status=PaymentStatus.REFUNDED)
     )
     return order.status.value

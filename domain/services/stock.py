@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from domain import steps
+from domain import steps, tables
 from domain.errors import PermanentError
 from domain.models import (
     Inventory,
@@ -21,7 +21,6 @@ from domain.models import (
     InventoryVariant,
     MovementType,
     OrderStatus,
-    Payment,
     PaymentStatus,
     Product,
     ProductVariant,
@@ -67,7 +66,7 @@ def _movement(
 
 def _record(session: Session, movements: list[dict[str, object]]) -> None:
     if movements:
-        session.execute(insert(InventoryMovement), movements)
+        session.execute(insert(tables.inventory_movements), movements)
 
 
 def _change(
@@ -118,7 +117,9 @@ def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:
         payment_status=PaymentStatus.CANCELLED.value,
     )
     session.execute(
-        update(Payment).where(Payment.order_id == order.id).values(status=PaymentStatus.CANCELLED)
+        update(tables.payments)
+        .where(tables.payments.c.order_id == order.id)
+        .values(status=PaymentStatus.CANCELLED)
     )
     notify.prepare(
         session,

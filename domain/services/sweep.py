@@ -43,18 +43,25 @@ def _unpublished(session: Session, older_than: timedelta, limit: int) -> list[St
     rows = session.scalars(
         select(OutboxMessage)
         .where(
-            OutboxMessage.published_at.is_(None),
-            OutboxMessage.created_at < func.now() - older_than,
+            OutboxMessage.consumed_at.is_(None),
+            OutboxMessage.sent_at < func.now() - older_than,
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [Step(row.id, row.task, row.kwargs) for row in rows]
+    found = [Step(row.id, row.task, row.kwargs) for row in rows]
+    if found:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([step.id for step in found]))
+            .values(sends=OutboxMessage.sends + 1, sent_at=func.now())
+        )
+    return found
 
 
 def _no_pending_outbox(order_id: Any) -> ColumnElement[bool]:
-    return ~exists().where(OutboxMessage.order_id == order_id, OutboxMessage.published_at.is_(None))
+    return ~exists().where(OutboxMessage.order_id == order_id, OutboxMessage.consumed_at.is_(None))
 
 
 def _stuck_orders(session: Session, stuck_after: timedelta, limit: int) -> list[Order]:
@@ -85,13 +92,11 @@ def _redrive_orders(session: Session, stuck_after: timedelta, limit: int) -> int
 
 
 def _redrive_notifications(session: Session, stuck_after: timedelta, limit: int) -> int:
-    open_states = [NotificationStatus.PENDING, NotificationStatus.SENDING]
     rows = session.execute(
         select(Notification.id, Notification.order_id)
         .where(
-            Notification.status.in_(open_states),
-            func.coalesce(Notification.claimed_at, Notification.created_at)
-            < func.now() - stuck_after,
+            Notification.status == NotificationStatus.PENDING,
+            Notification.created_at < func.now() - stuck_after,
             _no_pending_outbox(Notification.order_id),
         )
         .limit(limit)

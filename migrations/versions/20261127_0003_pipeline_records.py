@@ -78,7 +78,6 @@ def upgrade() -> None:
             "status",
             sa.Enum(
                 "pending",
-                "sending",
                 "sent",
                 "failed",
                 name="notification_status",
@@ -90,7 +89,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
@@ -114,7 +112,7 @@ def upgrade() -> None:
         "notifications",
         ["status"],
         unique=False,
-        postgresql_where="status IN ('pending', 'sending')",
+        postgresql_where="status = 'pending'",
     )
     op.create_table(
         "outbox",
@@ -132,8 +130,14 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("publish_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "sent_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sends", sa.Integer(), server_default="1", nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_outbox_order_id_orders"), ondelete="CASCADE"
         ),
@@ -141,11 +145,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_outbox_order_id"), "outbox", ["order_id"], unique=False)
     op.create_index(
-        "ix_outbox_unpublished",
+        "ix_outbox_unconsumed",
         "outbox",
-        ["created_at"],
+        ["sent_at"],
         unique=False,
-        postgresql_where="published_at IS NULL",
+        postgresql_where="consumed_at IS NULL",
     )
     op.create_index(
         "uq_inventory_movements_once",
@@ -165,14 +169,14 @@ def downgrade() -> None:
         postgresql_where="reference_id IS NOT NULL",
     )
     op.drop_index(
-        "ix_outbox_unpublished", table_name="outbox", postgresql_where="published_at IS NULL"
+        "ix_outbox_unconsumed", table_name="outbox", postgresql_where="consumed_at IS NULL"
     )
     op.drop_index(op.f("ix_outbox_order_id"), table_name="outbox")
     op.drop_table("outbox")
     op.drop_index(
         "ix_notifications_open",
         table_name="notifications",
-        postgresql_where="status IN ('pending', 'sending')",
+        postgresql_where="status = 'pending'",
     )
     op.drop_table("notifications")
     op.drop_index(op.f("ix_dead_letters_task"), table_name="dead_letters")

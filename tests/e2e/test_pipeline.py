@@ -188,7 +188,7 @@ def test_given_worker_killed_mid_capture_then_no_order_lost_and_one_capture(
             scalar(
                 clean,
                 "SELECT count(*) FROM outbox "
-                "WHERE task = 'payments.capture' AND published_at IS NOT NULL",
+                "WHERE task = 'inventory.reserve' AND consumed_at IS NOT NULL",
             )
             == 1
         ),

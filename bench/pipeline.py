@@ -1,0 +1,309 @@
+"""Benchmark (not a test): the order pipeline against two baselines, same broker, same database.
+
+    .venv/bin/python bench/pipeline.py --orders 500 [--broker redis://...|amqp://...]
+
+1. Celery's own machinery: a chain of 4 no-op tasks per order (`bench/noop_app.py`).
+2. The pipeline: N orders through `orders.place` ... `notifications.send` on real workers.
+3. The same SQL done by one plain psycopg2 loop (`bench/plain_sql.py`).
+Prints orders/s, p50/p99 enqueue-to-final latency and worker CPU per order for each, and the
+pipeline's share of the no-op chain rate (the target is at least 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+from alembic import command
+from sqlalchemy import text
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+import plain_sql  # noqa: E402
+
+import migrations  # noqa: E402
+from backroom_client import BackroomClient  # noqa: E402
+from domain.db import make_engine, session_factory, to_url  # noqa: E402
+from domain.services.seed import seed_catalog  # noqa: E402
+
+RUN = uuid.uuid4().hex[:8]
+ADDRESS = {
+    "name": "B",
+    "line1": "1 Bench St",
+    "city": "Testville",
+    "postal_code": "12345",
+    "country": "US",
+}
+
+
+@contextmanager
+def spawned(argv: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    with log.open("ab") as handle:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield psutil.Process(proc.pid)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def cpu_seconds(root: psutil.Process) -> float:
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def figures(sent: dict[str, float], done: dict[str, float], cpu: float) -> dict[str, float]:
+    latencies = [done[k] - sent[k] for k in sent if k in done]
+    span = max(done.values()) - min(sent.values())
+    return {
+        "orders_per_second": len(done) / span,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "cpu_ms_per_order": 1000 * cpu / len(sent),
+    }
+
+
+def wait_ready(app: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not app.control.ping(timeout=1):
+        if time.monotonic() > deadline:
+            raise SystemExit("a benchmark worker did not start (see bench/*.log)")
+
+
+def bench_noop(args: argparse.Namespace, env: dict[str, str]) -> dict[str, float]:
+    env = {
+        **env,
+        "BENCH_BROKER_URL": args.broker,
+        "BENCH_REDIS_URL": args.redis,
+    }
+    os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
+    import noop_app
+    from celery import chain
+
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "noop_app",
+        "worker",
+        "-c",
+        str(args.concurrency),
+        "-Q",
+        "bench-noop",
+        "-l",
+        "WARNING",
+    ]
+    with spawned(
+        argv, {**env, "PYTHONPATH": str(REPO / "bench")}, REPO / "bench" / "noop.log"
+    ) as worker:
+        wait_ready(noop_app.app)
+        cpu0, sent = cpu_seconds(worker), {}
+        for n in range(args.orders):
+            key = str(n)
+            sent[key] = time.time()
+            chain(
+                noop_app.noop.si(),
+                noop_app.noop.si(),
+                noop_app.noop.si(),
+                noop_app.done.si(key, RUN),
+            ).apply_async()
+        store = redis.Redis.from_url(args.redis.replace("redis+socket://", "unix://"))
+        while store.hlen(f"bench:{RUN}") < args.orders:
+            time.sleep(0.05)
+        done = {k.decode(): float(v) for k, v in store.hgetall(f"bench:{RUN}").items()}
+        cpu = cpu_seconds(worker) - cpu0
+        store.delete(f"bench:{RUN}")
+    return figures(sent, done, cpu)
+
+
+def _finals(engine: Any) -> dict[str, float]:
+    query = text(
+        "SELECT o.idempotency_key, extract(epoch FROM max(h.created_at)) FROM orders o "
+        "JOIN order_status_history h ON h.order_id = o.id WHERE o.status IN "
+        "('shipped', 'cancelled', 'refunded') AND o.idempotency_key LIKE 'bench-%' GROUP BY 1"
+    )
+    with engine.connect() as conn:
+        return {key: float(at) for key, at in conn.execute(query)}
+
+
+def bench_pipeline(
+    args: argparse.Namespace, env: dict[str, str], database: str, skus: list[str]
+) -> dict[str, float]:
+    env = {
+        **env,
+        "BACKROOM_DATABASE_URL": database,
+        "BACKROOM_BROKER_URL": args.broker,
+        "BACKROOM_RESULT_BACKEND": args.redis,
+        "BACKROOM_MAILER": "file",
+        "BACKROOM_DATA_DIR": str(REPO / ".backroom" / f"bench-{RUN}"),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "workers.cli",
+        "worker",
+        "-c",
+        str(args.concurrency),
+        "-l",
+        "WARNING",
+    ]
+    engine = make_engine(database, pool_size=1)
+    client = BackroomClient(args.broker)
+    with spawned(argv, env, REPO / "bench" / "pipeline.log") as worker:
+        wait_ready(client.app)
+        cpu0, sent = cpu_seconds(worker), {}
+        for n in range(args.orders):
+            key = f"bench-{RUN}-{n}"
+            sent[key] = time.time()
+            client.place_order(
+                idempotency_key=key,
+                customer_email=f"c{n % 50}@example.com",
+                currency="USD",
+                lines=[{"sku": skus[n % len(skus)], "quantity": 1}],
+                shipping_address=ADDRESS,
+                payment_token="tok_ok",
+            )
+        done: dict[str, float] = {}
+        while len(done) < args.orders:
+            time.sleep(0.25)
+            done = _finals(engine)
+        with engine.connect() as conn:  # the emails of the last orders go out after 'shipped'
+            while conn.execute(
+                text("SELECT count(*) FROM notifications WHERE status <> 'sent'")
+            ).scalar():
+                time.sleep(0.1)
+                conn.rollback()
+        cpu = cpu_seconds(worker) - cpu0
+    client.close()
+    engine.dispose()
+    return figures(sent, done, cpu)
+
+
+def prepare(server: str) -> tuple[str, list[str]]:
+    """A fresh database for this run, migrated and seeded with stock to spare."""
+    url = to_url(server)
+    name = f"backroom_bench_{RUN}"
+    admin = make_engine(url.set(database="postgres"), pool_size=0).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    database = url.set(database=name).render_as_string(hide_password=False)
+    command.upgrade(migrations.config(database), "head")
+    engine = make_engine(database, pool_size=1)
+    seed_catalog(session_factory(engine), products=100, customers=50, seed=7)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE inventory SET quantity_on_hand = 1000000"))
+        skus = list(
+            conn.execute(
+                text(
+                    "SELECT p.sku FROM products p WHERE NOT EXISTS "
+                    "(SELECT 1 FROM product_variants v WHERE v.product_id = p.id) "
+                    "ORDER BY p.sku LIMIT 50"
+                )
+            ).scalars()
+        )
+    engine.dispose()
+    return database, skus
+
+
+def drop(server: str) -> None:
+    url = to_url(server)
+    admin = make_engine(url.set(database="postgres"), pool_size=0).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "backroom_bench_{RUN}" WITH (FORCE)'))
+
+
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    broker = args.broker.split("://")[0]
+    cores = os.cpu_count()
+    print(f"\n{args.orders} orders, broker {broker}, worker -c {args.concurrency}, {cores} cores")
+    print(f"{'':<26}{'orders/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/order':>14}")
+    for name, r in results.items():
+        nan = float("nan")
+        print(
+            f"{name:<26}{r['orders_per_second']:>10.1f}{r.get('p50_ms', nan):>10.0f}"
+            f"{r.get('p99_ms', nan):>10.0f}{r.get('cpu_ms_per_order', nan):>14.1f}"
+        )
+    share = (
+        results["pipeline (4 hops + 2 mails)"]["orders_per_second"]
+        / results["no-op chain of 4"]["orders_per_second"]
+    )
+    print(f"pipeline / no-op chain rate: {share:.2f} (target >= 0.50)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--broker", default=os.environ.get("BACKROOM_BROKER_URL"))
+    parser.add_argument(
+        "--redis", default=None, help="Redis for results (default: the broker if Redis)"
+    )
+    parser.add_argument(
+        "--database", default=os.environ.get("BACKROOM_DATABASE_URL"), help="a PostgreSQL server"
+    )
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        if not args.database or not (args.broker or args.redis):
+            from workers.embedded import embedded_servers
+
+            servers = stack.enter_context(embedded_servers(REPO / ".backroom"))
+            args.database = args.database or servers.database_url
+            args.broker = args.broker or servers.broker_url
+        args.redis = args.redis or (
+            args.broker if args.broker.startswith("redis") else "redis://127.0.0.1:6379/0"
+        )
+        database, skus = prepare(args.database)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
+        try:
+            results = {
+                "no-op chain of 4": bench_noop(args, env),
+                "pipeline (4 hops + 2 mails)": bench_pipeline(args, env, database, skus),
+                "plain SQL loop (1 conn)": plain_sql.run(
+                    str(
+                        to_url(database)
+                        .set(drivername="postgresql")
+                        .render_as_string(hide_password=False)
+                    ),
+                    args.orders,
+                ),
+            }
+        finally:
+            drop(args.database)
+        report(results, args)
+
+
+if __name__ == "__main__":
+    main()
