@@ -115,6 +115,22 @@ class PlaceOrderResult(_Payload):
     status: str
 
 
+class OrderStatusResult(_Payload):
+    order_number: str
+    status: str
+    payment_status: str
+    shipping_status: str
+    total_amount: int
+    currency: str
+    tracking_number: str | None
+    history: list[dict[str, str | None]]
+
+
+class CancelOrderResult(_Payload):
+    order_number: str
+    status: str
+
+
 class CancelOrder(_Payload):
     """`orders.cancel`: stop an order that has not shipped; releases stock, refunds payment."""
 
@@ -149,6 +165,13 @@ PUBLIC_TASKS: dict[str, type[_Payload]] = {
 }
 
 
+RESULTS: dict[str, type[_Payload]] = {
+    "orders.place": PlaceOrderResult,
+    "orders.cancel": CancelOrderResult,
+    "orders.status": OrderStatusResult,
+}
+
+
 def parse(model: type[P], args: tuple[Any, ...], kwargs: dict[str, Any]) -> P:
     """Validate a task's arguments against the contract or raise `ContractViolation`."""
     if args:
@@ -174,17 +197,18 @@ def contract_document() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Backroom public tasks, contract v{CONTRACT_VERSION}",
-        "description": __doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else "",
+        "description": (
+            "Keyword arguments (a JSON object) of Backroom's public Celery tasks. Send them with "
+            "Celery message protocol v2, JSON serializer, to the queue named under each task. "
+            "Within v1 fields are never renamed, retyped or made required; a breaking change "
+            "gets a new task name."
+        ),
         "version": CONTRACT_VERSION,
         "tasks": {
             name: {
                 "queue": PUBLIC_QUEUE,
                 "kwargs": model.model_json_schema(),
-                **(
-                    {"returns": PlaceOrderResult.model_json_schema()}
-                    if name == "orders.place"
-                    else {}
-                ),
+                **({"returns": RESULTS[name].model_json_schema()} if name in RESULTS else {}),
             }
             for name, model in PUBLIC_TASKS.items()
         },
