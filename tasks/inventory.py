@@ -17,7 +17,7 @@ from workers.runtime import runtime
 log = logging.getLogger("backroom.tasks.inventory")
 
 
-@app.task(name=steps.RESERVE)
+@app.task(name=steps.RESERVE, soft_time_limit=15, time_limit=20)
 def reserve(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)

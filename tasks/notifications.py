@@ -22,7 +22,7 @@ from workers.runtime import Runtime, runtime
 log = logging.getLogger("backroom.tasks.notifications")
 
 
-@app.task(name=NOTIFY)
+@app.task(name=NOTIFY, soft_time_limit=30, time_limit=40)  # SMTP has a 10 s timeout
 def send(notification_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     nid = uuid.UUID(notification_id)

@@ -16,7 +16,7 @@ from workers.runtime import runtime
 log = logging.getLogger("backroom.tasks.orders")
 
 
-@app.task(name=steps.PLACE, ignore_result=False)
+@app.task(name=steps.PLACE, ignore_result=False, soft_time_limit=15, time_limit=20)
 def place(*args: Any, **kwargs: Any) -> dict[str, str]:
     cmd = contracts.parse(contracts.PlaceOrder, args, kwargs)
     rt = runtime()
@@ -53,7 +53,7 @@ def status(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
-@app.task(name=steps.FULFIL)
+@app.task(name=steps.FULFIL, soft_time_limit=15, time_limit=20)
 def fulfil(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)

@@ -19,7 +19,7 @@ from workers.runtime import runtime
 log = logging.getLogger("backroom.tasks.payments")
 
 
-@app.task(name=steps.CAPTURE)
+@app.task(name=steps.CAPTURE, soft_time_limit=20, time_limit=30)
 def capture(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)
@@ -56,7 +56,7 @@ def capture(order_id: str, outbox_id: int | None = None) -> str:
     return result
 
 
-@app.task(name=steps.REFUND)
+@app.task(name=steps.REFUND, soft_time_limit=20, time_limit=30)
 def refund(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
     oid = uuid.UUID(order_id)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,7 +31,7 @@ class BackroomTask(Task):  # type: ignore[misc]
     """Transient faults retry with exponential backoff and jitter; anything that finally
     fails (bad input, retries exhausted) is kept as a dead letter for an operator."""
 
-    autoretry_for = (RetryableError, OperationalError)
+    autoretry_for = (RetryableError, OperationalError, SoftTimeLimitExceeded)
     retry_backoff = 1
     retry_backoff_max = 60
     retry_jitter = True

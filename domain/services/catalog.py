@@ -59,6 +59,7 @@ _VARIANT = (
     ProductVariant.sku.label("variant_sku"),
     ProductVariant.name.label("variant_name"),
     ProductVariant.is_active,
+    ProductVariant.deleted_at.label("variant_deleted_at"),
     ProductVariant.price_adjustment,
     ProductVariant.attributes.label("variant_attributes"),
 )
@@ -80,7 +81,9 @@ def _by_sku(session: Session, skus: list[str]) -> dict[str, Any]:
 def _price(row: Any, line: OrderLine, index: int, currency: str) -> PricedLine:
     variant = "variant_id" in row._fields
     sellable = row.status == ProductStatus.ACTIVE and row.deleted_at is None
-    if not sellable or (variant and not row.is_active):
+    if variant and (not row.is_active or row.variant_deleted_at is not None):
+        sellable = False
+    if not sellable:
         raise ContractViolation(f"lines.{index}.sku", f"SKU {line.sku} is not for sale")
     if row.currency != currency:
         raise ContractViolation("currency", f"SKU {line.sku} is sold in {row.currency}")

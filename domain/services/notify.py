@@ -52,7 +52,7 @@ def _context(session: Session, order_id: uuid.UUID, extra: dict[str, Any]) -> di
     first = rows[0]
     return {
         "order_number": first.order_number,
-        "customer_name": None,
+        "customer_name": first.shipping_address.get("name"),  # the name the order was for
         "currency": first.currency,
         "total_amount": first.total_amount,
         "lines": [

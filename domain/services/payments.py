@@ -60,7 +60,8 @@ def captured(
     """Record the capture; move the order on (or refund it if it was cancelled meanwhile)."""
     order = state.load(session, order_id)
     assert order is not None
-    if order.payment_status != PaymentStatus.CAPTURED:
+    settled = (PaymentStatus.CAPTURED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
+    if order.payment_status not in settled:  # a late duplicate must not undo a refund
         _set_payment(
             session,
             order_id,

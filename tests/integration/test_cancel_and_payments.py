@@ -1,0 +1,221 @@
+"""Cancelling and paying: refunds, declines and a capture that lands after a cancel, driven
+as the tasks drive the services (no Celery), on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import Engine
+
+from domain import steps, uow
+from domain.services import orders, payments
+from tests.integration.pipeline_helpers import (
+    NOW,
+    Pipeline,
+    history,
+    notification_states,
+    on_hand_reserved,
+    order_movements,
+    order_state,
+    payment_row,
+    place_cmd,
+    scalar,
+    stock_products,
+)
+
+# --- cancel --------------------------------------------------------------------------------------
+
+
+def test_given_pending_order_when_cancelled_then_cancelled_and_nothing_ever_reserved(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+
+    result, cancel_steps = pipeline.cancel(placed.order_number)
+    pipeline.drain(placed_steps + cancel_steps)  # the reserve message arrives after all
+
+    assert result == {"order_number": placed.order_number, "status": "cancelled"}
+    assert (steps.RESERVE, "cancelled") in pipeline.ran
+    assert order_state(engine, placed.order_id) == ("cancelled", "cancelled")
+    assert payment_row(engine, placed.order_id)["status"] == "cancelled"
+    assert on_hand_reserved(engine, "TEE-1") == (10, 0)
+    assert order_movements(engine, placed.order_id) == []
+    assert notification_states(engine, placed.order_id) == {"order_cancelled": "sent"}
+
+
+def test_given_confirmed_order_when_cancelled_then_stock_released_and_payment_cancelled(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    left = pipeline.drain(placed_steps, until=steps.CAPTURE)
+
+    _, cancel_steps = pipeline.cancel(placed.order_number)
+    pipeline.drain(left + cancel_steps)
+
+    assert (steps.CAPTURE, "skipped") in pipeline.ran
+    assert order_state(engine, placed.order_id) == ("cancelled", "cancelled")
+    assert payment_row(engine, placed.order_id)["status"] == "cancelled"
+    assert on_hand_reserved(engine, "TEE-1") == (10, 0)
+    assert order_movements(engine, placed.order_id) == [
+        ("TEE-1", "release", 2),
+        ("TEE-1", "reserve", 2),
+    ]
+    assert pipeline.gateway.ledger() == []
+    assert history(engine, placed.order_id) == ["pending", "confirmed", "cancelled"]
+
+
+def test_given_paid_order_when_cancelled_then_stock_released_and_payment_refunded(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    left = pipeline.drain(placed_steps, until=steps.FULFIL)
+    assert order_state(engine, placed.order_id) == ("processing", "captured")
+
+    result, cancel_steps = pipeline.cancel(placed.order_number)
+
+    assert result["status"] == "cancelled"
+    assert [step.task for step in cancel_steps] == [steps.REFUND, steps.NOTIFY]
+    assert on_hand_reserved(engine, "TEE-1") == (10, 0)
+    pipeline.drain(left + cancel_steps)
+    oid = placed.order_id
+    assert (steps.FULFIL, "cancelled") in pipeline.ran
+    assert order_state(engine, oid) == ("refunded", "refunded")
+    payment = payment_row(engine, oid)
+    assert payment["status"] == "refunded"
+    assert payment["refunded_amount"] == payment["amount"] == 2 * 1250
+    [ledger] = pipeline.gateway.ledger()
+    assert ledger["status"] == "refunded"
+    assert ledger["refunded_amount"] == 2 * 1250
+    assert order_movements(engine, oid) == [("TEE-1", "release", 2), ("TEE-1", "reserve", 2)]
+    assert scalar(engine, "SELECT count(*) FROM shipments") == 0
+    assert history(engine, oid) == ["pending", "confirmed", "processing", "cancelled", "refunded"]
+    assert notification_states(engine, oid) == {
+        "order_confirmed": "sent",
+        "order_cancelled": "sent",
+    }
+
+
+def test_given_shipped_order_when_cancelled_then_not_cancellable(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    pipeline.drain(placed_steps)
+
+    with pytest.raises(orders.NotCancellable, match="shipped"):
+        pipeline.cancel(placed.order_number)
+
+    assert order_state(engine, placed.order_id) == ("shipped", "captured")
+    assert on_hand_reserved(engine, "TEE-1") == (8, 0)
+
+
+def test_given_cancelled_order_when_cancelled_again_then_nothing_changes(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    pipeline.drain(placed_steps, until=steps.CAPTURE)
+
+    first, first_steps = pipeline.cancel(placed.order_number, "changed my mind")
+    second, second_steps = pipeline.cancel(placed.order_number, "really")
+
+    assert first == second == {"order_number": placed.order_number, "status": "cancelled"}
+    assert [step.task for step in first_steps] == [steps.NOTIFY]
+    assert second_steps == []
+    assert history(engine, placed.order_id) == ["pending", "confirmed", "cancelled"]
+    assert order_movements(engine, placed.order_id) == [
+        ("TEE-1", "release", 2),
+        ("TEE-1", "reserve", 2),
+    ]
+    assert scalar(engine, "SELECT count(*) FROM notifications") == 1
+
+
+def test_given_unknown_order_number_when_cancelled_then_order_not_found(
+    pipeline: Pipeline,
+) -> None:
+    with pytest.raises(orders.OrderNotFound, match="ORD-20261127-ZZZZZZ"):
+        pipeline.cancel("ORD-20261127-ZZZZZZ")
+
+
+def test_given_capture_lands_after_cancel_then_refunded_and_never_shipped(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
+    oid = uuid.UUID(placed.order_id)
+    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
+    assert request is not None  # the capture task read what to charge ...
+
+    _, cancel_steps = pipeline.cancel(placed.order_number)  # ... the customer cancelled ...
+    gateway = pipeline.gateway  # ... and the provider charged the card anyway
+    authorization = gateway.authorize(
+        idempotency_key=request.idempotency_key,
+        amount=request.amount,
+        currency=request.currency,
+        token=request.token,
+    )
+    capture = gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    result, capture_steps = uow.run(
+        pipeline.factory,
+        lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
+        consumed=capture_step.id,
+    )
+
+    assert result == "cancelled"
+    assert [step.task for step in capture_steps] == [steps.REFUND]
+    assert order_state(engine, placed.order_id) == ("cancelled", "captured")
+    pipeline.drain(cancel_steps + capture_steps)
+    assert order_state(engine, placed.order_id) == ("refunded", "refunded")
+    assert payment_row(engine, placed.order_id)["status"] == "refunded"
+    [ledger] = gateway.ledger()
+    assert (ledger["status"], ledger["refunded_amount"]) == ("refunded", 2 * 1250)
+    assert "shipped" not in history(engine, placed.order_id)
+    assert "processing" not in history(engine, placed.order_id)
+    assert scalar(engine, "SELECT count(*) FROM shipments") == 0
+    assert scalar(engine, "SELECT count(*) FROM outbox WHERE task = :t", t=steps.FULFIL) == 0
+    assert on_hand_reserved(engine, "TEE-1") == (10, 0)
+    assert scalar(engine, "SELECT count(*) FROM outbox WHERE consumed_at IS NULL") == 0
+
+
+def test_given_refunded_order_when_a_duplicate_capture_lands_then_payment_stays_refunded(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
+    oid = uuid.UUID(placed.order_id)
+    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
+    assert request is not None  # two deliveries of the capture message both read this
+    _, cancel_steps = pipeline.cancel(placed.order_number)
+    gateway = pipeline.gateway
+    authorization = gateway.authorize(
+        idempotency_key=request.idempotency_key,
+        amount=request.amount,
+        currency=request.currency,
+        token=request.token,
+    )
+    capture = gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    _, refund_steps = uow.run(
+        pipeline.factory, lambda s: payments.captured(s, oid, capture, gateway.name, NOW)
+    )
+    pipeline.drain(cancel_steps + refund_steps)
+    assert order_state(engine, placed.order_id) == ("refunded", "refunded")
+
+    result, late_steps = uow.run(  # the second delivery records the same capture, late
+        pipeline.factory,
+        lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
+        consumed=capture_step.id,
+    )
+
+    assert result == "refunded"
+    assert late_steps == []
+    assert order_state(engine, placed.order_id) == ("refunded", "refunded")
+    payment = payment_row(engine, placed.order_id)
+    assert (payment["status"], payment["refunded_amount"]) == ("refunded", 2 * 1250)
+    [ledger] = gateway.ledger()
+    assert ledger["status"] == "refunded"
