@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -31,20 +30,9 @@ def out(line: str = "") -> None:
     print(line, flush=True)
 
 
-@contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured database URL, or the embedded server's (started if need be)."""
-    if settings.database_url is not None:
-        yield settings.database_url
-        return
-    with embedded.embedded_servers(Path(settings.data_dir), redis=False) as servers:
-        assert servers.database_url is not None
-        yield servers.database_url
-
-
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.INFO)
-    with database(settings) as url:
+    with ops.database(settings) as url:
         cfg = migrations.config(url)
         if args.action == "upgrade":
             command.upgrade(cfg, args.revision or "head")
@@ -81,7 +69,7 @@ def print_seed_report(report: SeedReport) -> None:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as url:
+    with ops.database(settings) as url:
         print_seed_report(run_seed(url, args))
     return 0
 

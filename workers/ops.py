@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,21 @@ from workers.settings import Settings
 
 def out(line: str = "") -> None:
     print(line, flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"backroom: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or the embedded server's (started if need be)."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded.embedded_servers(Path(settings.data_dir), redis=False) as servers:
+        assert servers.database_url is not None
+        yield servers.database_url
 
 
 @contextmanager
@@ -63,8 +79,8 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.flower_password is None:
-        print("backroom: BACKROOM_FLOWER_PASSWORD must be set: Flower runs with authentication")
+    if settings.flower_password is None or not settings.flower_password.get_secret_value():
+        fail("BACKROOM_FLOWER_PASSWORD must be set (not empty): Flower runs with authentication")
         return 2
     with served(settings):
         from workers.app import app
@@ -98,9 +114,8 @@ def cmd_sweep(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_order(settings: Settings, args: argparse.Namespace) -> int:
-    with served(settings) as urls:
-        assert urls.database_url is not None
-        result, _ = uow.run(_factory(urls.database_url), lambda s: orders.status(s, args.number))
+    with database(settings) as url:
+        result, _ = uow.run(_factory(url), lambda s: orders.status(s, args.number))
     out(json.dumps(result, indent=2))
     return 0
 
@@ -114,12 +129,15 @@ def _print_letters(letters: list[DeadLetter]) -> None:
 
 
 def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
-    with served(settings) as urls:
-        assert urls.database_url is not None
-        factory = _factory(urls.database_url)
-        if args.action != "list" and args.id is None:
-            out(f"backroom: dead-letters {args.action} needs the letter's id")
-            return 2
+    if args.action != "list" and args.id is None:
+        fail(f"dead-letters {args.action} needs the letter's id")
+        return 2
+    if args.action == "replay":  # the only one that talks to the broker
+        with served(settings) as urls:
+            assert urls.database_url is not None
+            return _resolve(_factory(urls.database_url), args)
+    with database(settings) as url:
+        factory = _factory(url)
         if args.action == "list":
             status = None if args.all else DeadLetterStatus.OPEN
             letters, _ = uow.run(factory, lambda s: dead_letters.listing(s, status=status))
