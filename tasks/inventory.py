@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from celery import Task
@@ -11,7 +10,7 @@ from celery import Task
 from domain import contracts, steps, uow
 from domain.services import stock
 from workers.app import app
-from workers.base import publish
+from workers.base import run_order_step
 from workers.runtime import runtime
 
 log = logging.getLogger("backroom.tasks.inventory")
@@ -19,14 +18,7 @@ log = logging.getLogger("backroom.tasks.inventory")
 
 @app.task(name=steps.RESERVE, soft_time_limit=15, time_limit=20)
 def reserve(order_id: str, outbox_id: int | None = None) -> str:
-    rt = runtime()
-    oid = uuid.UUID(order_id)
-    result, next_steps = uow.run(
-        rt.factory, lambda s: stock.reserve(s, oid, rt.clock.now()), consumed=outbox_id
-    )
-    publish(next_steps)
-    log.info("order_id=%s reserve -> %s", order_id, result)
-    return result
+    return run_order_step(stock.reserve, order_id, outbox_id, "reserve")
 
 
 @app.task(name=steps.RESTOCK, bind=True, ignore_result=False)

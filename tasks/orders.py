@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from domain import contracts, steps, uow
 from domain.services import fulfilment, orders, sweep
 from workers.app import app
-from workers.base import Refused, publish
+from workers.base import Refused, publish, run_order_step
 from workers.runtime import runtime
 
 log = logging.getLogger("backroom.tasks.orders")
@@ -55,13 +54,7 @@ def status(*args: Any, **kwargs: Any) -> dict[str, Any]:
 
 @app.task(name=steps.FULFIL, soft_time_limit=15, time_limit=20)
 def fulfil(order_id: str, outbox_id: int | None = None) -> str:
-    rt = runtime()
-    oid = uuid.UUID(order_id)
-    result, next_steps = uow.run(
-        rt.factory, lambda s: fulfilment.fulfil(s, oid, rt.clock.now()), consumed=outbox_id
-    )
-    publish(next_steps)
-    return result
+    return run_order_step(fulfilment.fulfil, order_id, outbox_id, "fulfil")
 
 
 @app.task(name=steps.SWEEP)

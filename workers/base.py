@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from domain.errors import RetryableError
 from domain.services import dead_letters
 from domain.uow import Step, run
-from workers import runtime as rt
+from workers import runtime as rt_module
 
 log = logging.getLogger("backroom.tasks")
 
 
 class Refused(Exception):
     """A valid request the domain answered 'no' to: the caller's answer, not a dead letter."""
-
-
-def _transient_db(exc: BaseException) -> bool:
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class BackroomTask(Task):  # type: ignore[misc]
@@ -45,7 +45,7 @@ class BackroomTask(Task):  # type: ignore[misc]
         try:
             queue = (self.request.delivery_info or {}).get("routing_key")
             run(
-                rt.runtime().factory,
+                rt_module.runtime().factory,
                 lambda s: dead_letters.record(
                     s,
                     task=self.name,
@@ -77,11 +77,25 @@ def publish(steps: list[Step]) -> None:
         log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
 
 
+OrderStep = Callable[[Session, uuid.UUID, datetime], str]
+
+
+def run_order_step(step: OrderStep, order_id: str, outbox_id: int | None, name: str) -> str:
+    """One saga step on one order: its unit of work (marking its outbox row consumed), then
+    the next steps published, then one log line."""
+    rt = rt_module.runtime()
+    oid = uuid.UUID(order_id)
+    result, next_steps = run(rt.factory, lambda s: step(s, oid, rt.clock.now()), consumed=outbox_id)
+    publish(next_steps)
+    log.info("order_id=%s %s -> %s", order_id, name, result)
+    return result
+
+
 @worker_process_init.connect
 def _build_runtime(**_: Any) -> None:
-    rt.runtime()
+    rt_module.runtime()
 
 
 @worker_process_shutdown.connect
 def _close_runtime(**_: Any) -> None:
-    rt.close()
+    rt_module.close()
