@@ -44,5 +44,7 @@ def _send(session: notify.Session, rt: Runtime, nid: uuid.UUID) -> str:
     )
     rt.mailer.send(email)
     notify.sent(session, nid, rt.clock.now())
-    log.info("notification=%s kind=%s sent to %s", nid, claimed.kind, claimed.recipient)
+    log.info(
+        "order=%s notification=%s kind=%s sent", claimed.context["order_number"], nid, claimed.kind
+    )
     return "sent"

@@ -52,7 +52,7 @@ def capture(order_id: str, outbox_id: int | None = None) -> str:
             consumed=outbox_id,
         )
     publish(next_steps)
-    log.info("order_id=%s capture -> %s", order_id, result)
+    log.debug("order_id=%s capture -> %s", order_id, result)
     return result
 
 

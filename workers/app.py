@@ -6,12 +6,21 @@ points at the embedded Redis under the data folder (`backroom embedded start`).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from celery import Celery
+from celery.app.log import TaskFormatter
+from celery.signals import after_setup_logger
 
 from workers import embedded, routing
 from workers.settings import Settings, load_settings
+
+# One line per event; inside a task every line (ours and the domain's) names the task and its id.
+LOG_FORMAT = (
+    "%(asctime)s %(levelname)s [%(processName)s] task=%(task_name)s id=%(task_id)s "
+    "%(name)s: %(message)s"
+)
 
 TASK_MODULES = [
     "tasks.orders",
@@ -62,12 +71,17 @@ def create_app(settings: Settings) -> Celery:
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
         enable_utc=True,
         timezone="UTC",
-        worker_task_log_format=(
-            "%(asctime)s %(levelname)s [%(processName)s] task=%(task_name)s "
-            "id=%(task_id)s %(message)s"
-        ),
+        worker_log_format=LOG_FORMAT,
+        worker_task_log_format=LOG_FORMAT,
     )
     return app
+
+
+@after_setup_logger.connect
+def _task_aware_lines(logger: logging.Logger, **_: object) -> None:
+    """Celery only stamps task id and name on its task loggers; stamp them on every line."""
+    for handler in logger.handlers:
+        handler.setFormatter(TaskFormatter(LOG_FORMAT, use_color=False))
 
 
 app = create_app(load_settings())

@@ -87,7 +87,7 @@ def run_order_step(step: OrderStep, order_id: str, outbox_id: int | None, name: 
     oid = uuid.UUID(order_id)
     result, next_steps = run(rt.factory, lambda s: step(s, oid, rt.clock.now()), consumed=outbox_id)
     publish(next_steps)
-    log.info("order_id=%s %s -> %s", order_id, name, result)
+    log.debug("order_id=%s %s -> %s", order_id, name, result)
     return result
 
 

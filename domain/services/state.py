@@ -8,6 +8,7 @@ order is still where the caller found it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain.models import OrderStatus
+
+log = logging.getLogger("backroom.orders")
 
 _STAMPS = {
     OrderStatus.CONFIRMED: "confirmed_at",
@@ -111,4 +114,7 @@ def transition(
     )
     params = {"id": order.id, "old": order.status.value, "new": new.value, "note": note, **sets}
     result: Any = session.execute(statement, params)
-    return bool(result.rowcount == 1)
+    moved = bool(result.rowcount == 1)
+    if moved:
+        log.info("order=%s %s -> %s: %s", order.order_number, order.status.value, new.value, note)
+    return moved
