@@ -256,17 +256,18 @@ def embedded_servers(
         _stop_started(data_dir, started)
 
 
-def start_detached(data_dir: Path) -> EmbeddedServers:
-    """Start (or reuse) both servers and leave them running."""
-    servers, _ = _start(Path(data_dir).resolve(), postgres=True, redis=True)
+def start_detached(data_dir: Path, *, postgres: bool = True, redis: bool = True) -> EmbeddedServers:
+    """Start (or reuse) the servers and leave them running."""
+    servers, _ = _start(Path(data_dir).resolve(), postgres=postgres, redis=redis)
     return servers
 
 
-def stop(data_dir: Path) -> None:
+def stop(data_dir: Path, *, postgres: bool = True, redis: bool = True) -> None:
     """Stop whatever embedded server runs in `data_dir`; nothing running is fine."""
     data_dir = Path(data_dir).resolve()
+    wanted = (["redis"] if redis else []) + (["postgres"] if postgres else [])
     if data_dir.is_dir():
-        _stop_started(data_dir, ["redis", "postgres"])
+        _stop_started(data_dir, wanted)
 
 
 def status(data_dir: Path) -> dict[str, bool]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import worker_env
+from tests.brokers import worker_env
 from tests.e2e.harness import REPO, Broker, wait_for
 from tests.smtp_server import SmtpServer
 

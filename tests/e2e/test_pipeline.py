@@ -199,7 +199,7 @@ def test_given_worker_killed_mid_capture_then_no_order_lost_and_one_capture(
     processes.kill(first)
     assert scalar(clean, "SELECT status FROM orders") == "confirmed"
 
-    processes.worker("rescuer", concurrency=1)
+    processes.worker("rescuer", concurrency=1, BACKROOM_SWEEP_PUBLISH_AFTER="2")
     processes.beat()
     wait_for(lambda: all_final(clean, 1), 90, "the order final after the kill", processes.logs)
 
