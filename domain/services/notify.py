@@ -8,6 +8,7 @@ talks SMTP and marks it `sent` in that one transaction; a failure marks it `unse
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,23 +33,24 @@ class Claimed:
     context: dict[str, Any]
 
 
+# The notification (locked; another worker holding it is skipped) with its order and lines.
 _TAKE = text(
-    "SELECT order_id, kind, recipient, context FROM notifications "
-    "WHERE id = :id AND status = 'pending' FOR UPDATE SKIP LOCKED"
-)
-_ORDER = text(
     """
-    SELECT o.order_number, o.currency, o.total_amount, o.shipping_address,
+    SELECT n.kind, n.recipient, n.context,
+           o.order_number, o.currency, o.total_amount, o.shipping_address,
            oi.product_sku, oi.product_name, oi.quantity, oi.unit_price, oi.total_price
-    FROM orders o JOIN order_items oi ON oi.order_id = o.id
-    WHERE o.id = :id ORDER BY oi.product_sku
+    FROM notifications n
+    JOIN orders o ON o.id = n.order_id
+    JOIN order_items oi ON oi.order_id = o.id
+    WHERE n.id = :id AND n.status = 'pending'
+    ORDER BY oi.product_sku
+    FOR UPDATE OF n SKIP LOCKED
     """
 )
 
 
-def _context(session: Session, order_id: uuid.UUID, extra: dict[str, Any]) -> dict[str, Any]:
+def _context(rows: Sequence[Any]) -> dict[str, Any]:
     """What the templates show, read from the order as it was placed (its lines never change)."""
-    rows = session.execute(_ORDER, {"id": order_id}).all()
     first = rows[0]
     return {
         "order_number": first.order_number,
@@ -66,7 +68,7 @@ def _context(session: Session, order_id: uuid.UUID, extra: dict[str, Any]) -> di
             for r in rows
         ],
         "shipping_address": dict(first.shipping_address),
-        **extra,
+        **first.context,
     }
 
 
@@ -88,11 +90,10 @@ def prepare(
 
 def take(session: Session, notification_id: uuid.UUID) -> Claimed | None:
     """Lock a pending notification for this transaction; None if sent or being sent."""
-    row = session.execute(_TAKE, {"id": notification_id}).one_or_none()
-    if row is None:
+    rows = session.execute(_TAKE, {"id": notification_id}).all()
+    if not rows:
         return None
-    context = _context(session, row.order_id, dict(row.context))
-    return Claimed(notification_id, Kind(row.kind), row.recipient, context)
+    return Claimed(notification_id, Kind(rows[0].kind), rows[0].recipient, _context(rows))
 
 
 def sent(session: Session, notification_id: uuid.UUID, now: datetime) -> None:

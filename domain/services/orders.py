@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from domain import steps, tables
@@ -70,7 +70,6 @@ def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
         placed = _by_key(session, cmd.idempotency_key)
         assert placed is not None
         return placed
-    _insert_lines_and_payment(session, order_id, cmd, lines)
     stage(session, steps.RESERVE, {"order_id": str(order_id)}, order_id)
     return Placed(str(order_id), number, OrderStatus.PENDING.value, created=True)
 
@@ -82,52 +81,65 @@ def _by_key(session: Session, key: str) -> Placed | None:
     return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
 
 
+_INSERT = text(
+    """
+    WITH o AS (
+        INSERT INTO orders (id, order_number, idempotency_key, customer_id, customer_email,
+                            subtotal, total_amount, currency, billing_address, shipping_address,
+                            shipping_method)
+        VALUES (:id, :number, :key, :customer_id, :email, :subtotal, :subtotal, :currency,
+                CAST(:address AS jsonb), CAST(:address AS jsonb), 'standard')
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    ), items AS (
+        INSERT INTO order_items (id, order_id, product_id, variant_id, product_name, product_sku,
+                                 quantity, unit_price, total_price, product_attributes,
+                                 variant_attributes)
+        SELECT gen_random_uuid(), o.id, i.product_id, i.variant_id, i.product_name,
+               i.product_sku, i.quantity, i.unit_price, i.total_price, i.product_attributes,
+               i.variant_attributes
+        FROM o, jsonb_to_recordset(CAST(:items AS jsonb)) AS i(
+            product_id uuid, variant_id uuid, product_name text, product_sku text,
+            quantity int, unit_price int, total_price int, product_attributes jsonb,
+            variant_attributes jsonb)
+    ), history AS (
+        INSERT INTO order_status_history (order_id, new_status, notes)
+        SELECT id, 'pending', 'placed' FROM o
+    ), payment AS (
+        INSERT INTO payments (id, order_id, idempotency_key, amount, currency, provider, details)
+        SELECT gen_random_uuid(), id, 'order-' || id, :subtotal, :currency, 'pending',
+               CAST(:details AS jsonb)
+        FROM o
+    )
+    SELECT id FROM o
+    """
+)
+
+
 def _insert_order(
     session: Session, cmd: PlaceOrder, customer_id: uuid.UUID, number: str, lines: list[PricedLine]
 ) -> uuid.UUID | None:
-    subtotal = sum(line.total_price for line in lines)
-    address = cmd.shipping_address.model_dump(exclude_none=True)
-    stmt = (
-        pg_insert(tables.orders)
-        .values(
-            order_number=number,
-            idempotency_key=cmd.idempotency_key,
-            customer_id=customer_id,
-            customer_email=cmd.customer_email,
-            subtotal=subtotal,
-            total_amount=subtotal,
-            currency=cmd.currency,
-            billing_address=address,
-            shipping_address=address,
-            shipping_method="standard",
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(tables.orders.c.id)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+    """The order, its lines, its first history row and its pending payment: one statement.
 
-
-def _insert_lines_and_payment(
-    session: Session, order_id: uuid.UUID, cmd: PlaceOrder, lines: list[PricedLine]
-) -> None:
-    session.execute(
-        insert(tables.order_items), [line.as_row() | {"order_id": order_id} for line in lines]
-    )
-    session.execute(
-        insert(tables.order_status_history).values(
-            order_id=order_id, new_status=OrderStatus.PENDING, notes="placed"
-        )
-    )
-    session.execute(
-        insert(tables.payments).values(
-            order_id=order_id,
-            idempotency_key=f"order-{order_id}",
-            amount=sum(line.total_price for line in lines),
-            currency=cmd.currency,
-            provider="pending",
-            details={"token": cmd.payment_token},
-        )
-    )
+    None when a concurrent duplicate took the idempotency key first (then nothing is written).
+    """
+    items = [
+        {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in line.as_row().items()}
+        for line in lines
+    ]
+    params = {
+        "id": uuid.uuid4(),
+        "number": number,
+        "key": cmd.idempotency_key,
+        "customer_id": customer_id,
+        "email": cmd.customer_email,
+        "subtotal": sum(line.total_price for line in lines),
+        "currency": cmd.currency,
+        "address": json.dumps(cmd.shipping_address.model_dump(exclude_none=True)),
+        "items": json.dumps(items),
+        "details": json.dumps({"token": cmd.payment_token}),
+    }
+    return session.execute(_INSERT, params).scalar_one_or_none()
 
 
 def by_number(session: Session, number: str, *, lock: bool = False) -> Order:
