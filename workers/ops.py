@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -64,6 +65,7 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
     from scheduler.leader import leadership
     from scheduler.schedule import beat_schedule
 
+    logging.getLogger("backroom.beat").setLevel(logging.INFO)  # say who is active, who waits
     with served(settings) as urls:
         from workers.app import app
 
