@@ -17,6 +17,7 @@ from alembic import command
 from sqlalchemy import Engine
 
 import migrations
+from backroom_client import BackroomClient
 from domain.db import make_engine
 from tests.brokers import worker_env
 from tests.e2e.harness import (
@@ -72,6 +73,19 @@ def _crash_redis(folder: Path) -> None:
     wait_for(lambda: not embedded.status(folder)["redis"], 10, "Redis to die")
 
 
+def _start_and_place(
+    procs: Processes, broker: Broker, prefix: str, lines: dict[str, int]
+) -> BackroomClient:
+    """A worker (resending lost steps after 3 s) and a beat, then ORDERS orders placed."""
+    procs.worker("w1", concurrency=2, BACKROOM_SWEEP_PUBLISH_AFTER="3")
+    procs.beat()
+    wait_for_workers(broker, 1, procs)
+    client = broker.client()
+    for n in range(ORDERS):
+        client.place_order(**order(f"{prefix}-{n}", **lines))
+    return client
+
+
 def _books_balance(engine: Engine) -> None:
     assert scalar(engine, "SELECT count(*) FROM orders") == ORDERS
     assert scalar(engine, "SELECT count(*) FROM orders WHERE status = 'shipped'") == ORDERS
@@ -97,12 +111,7 @@ def test_given_orders_in_flight_when_the_broker_crashes_and_comes_back_empty_the
     stock(engine, CHAOS_1=1000)
     procs = Processes(worker_env(database_url, broker, smtp_server, tmp_path), tmp_path)
     try:
-        procs.worker("w1", concurrency=2, BACKROOM_SWEEP_PUBLISH_AFTER="3")
-        procs.beat()
-        wait_for_workers(broker, 1, procs)
-        client = broker.client()
-        for n in range(ORDERS):
-            client.place_order(**order(f"chaos-redis-{n}", CHAOS_1=1))
+        client = _start_and_place(procs, broker, "chaos-redis", {"CHAOS_1": 1})
         wait_for(
             lambda: scalar(engine, "SELECT count(*) FROM orders") == ORDERS, 60, "orders placed"
         )
@@ -128,12 +137,7 @@ def test_given_orders_in_flight_when_the_database_restarts_then_all_ship_once(
     stock(engine, CHAOS_2=1000)
     procs = Processes(worker_env(url, redis_broker, smtp_server, tmp_path), tmp_path)
     try:
-        procs.worker("w1", concurrency=2, BACKROOM_SWEEP_PUBLISH_AFTER="3")
-        procs.beat()
-        wait_for_workers(redis_broker, 1, procs)
-        client = redis_broker.client()
-        for n in range(ORDERS):
-            client.place_order(**order(f"chaos-pg-{n}", CHAOS_2=1))
+        client = _start_and_place(procs, redis_broker, "chaos-pg", {"CHAOS_2": 1})
         wait_for(lambda: scalar(engine, "SELECT count(*) FROM orders") >= 10, 60, "some orders")
         embedded.stop(folder, redis=False)  # a restart in the middle of the stream
         engine.dispose()
