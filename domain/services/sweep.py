@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain import steps
 from domain.models import (
+    DeadLetter,
+    DeadLetterStatus,
     Notification,
     NotificationStatus,
     Order,
@@ -64,6 +66,15 @@ def _no_pending_outbox(order_id: Any) -> ColumnElement[bool]:
     return ~exists().where(OutboxMessage.order_id == order_id, OutboxMessage.consumed_at.is_(None))
 
 
+def _no_open_dead_letter(order_id: Any) -> ColumnElement[bool]:
+    """An order whose step became a dead letter waits for the operator (replay or discard),
+    instead of failing again, and filing another dead letter, at every sweep."""
+    return ~exists().where(
+        DeadLetter.status == DeadLetterStatus.OPEN,
+        DeadLetter.payload["kwargs"]["order_id"].astext == cast(order_id, String),
+    )
+
+
 def _stuck_orders(session: Session, stuck_after: timedelta, limit: int) -> list[Order]:
     moving = or_(
         Order.status.in_(list(NEXT_STEP)),
@@ -71,7 +82,12 @@ def _stuck_orders(session: Session, stuck_after: timedelta, limit: int) -> list[
     )
     stmt = (
         select(Order)
-        .where(moving, Order.updated_at < func.now() - stuck_after, _no_pending_outbox(Order.id))
+        .where(
+            moving,
+            Order.updated_at < func.now() - stuck_after,
+            _no_pending_outbox(Order.id),
+            _no_open_dead_letter(Order.id),
+        )
         .order_by(Order.updated_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

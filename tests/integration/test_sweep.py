@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from domain import steps, uow
-from domain.services import payments
+from domain.models import DeadLetterStatus
+from domain.services import dead_letters, payments
 from domain.services.sweep import SweepReport, sweep
 from domain.uow import Step
 from tests.integration.pipeline_helpers import (
@@ -132,6 +133,38 @@ def test_given_order_stuck_in_confirmed_when_swept_then_capture_staged_and_order
     pipeline.drain(redriven)
     assert history(engine, placed.order_id) == ["pending", "confirmed", "processing", "shipped"]
     assert pipeline.gateway.captures() == 1
+
+
+def test_given_stuck_order_whose_step_is_an_open_dead_letter_then_it_waits_for_the_operator(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 1}))
+    pipeline.drain(placed_steps, until=steps.CAPTURE)
+    consume_outbox(engine, steps.CAPTURE)
+    age_order(engine, placed.order_id, AN_HOUR)
+    letter_id, _ = uow.run(
+        pipeline.factory,
+        lambda s: dead_letters.record(
+            s,
+            task=steps.CAPTURE,
+            task_id="t-1",
+            queue="payments",
+            payload={"args": [], "kwargs": {"order_id": placed.order_id, "outbox_id": 7}},
+            reason="payment provider unavailable (attempt 9), try again",
+            error_type="PaymentUnavailable",
+        ),
+    )
+
+    waiting, _ = run_sweep(pipeline)
+    uow.run(
+        pipeline.factory,
+        lambda s: dead_letters.resolve(s, letter_id, DeadLetterStatus.DISCARDED, "ok", NOW),
+    )
+    resumed, redriven = run_sweep(pipeline)
+
+    assert waiting.redriven_orders == 0
+    assert resumed.redriven_orders == 1
+    assert [step.task for step in redriven] == [steps.CAPTURE]
 
 
 def test_given_order_with_unconsumed_outbox_row_when_swept_then_not_redriven(
