@@ -108,6 +108,10 @@ def test_given_mixed_orders_when_workers_run_then_every_order_final_and_books_ba
     )
     assert on_hand == {"A-1": 100 - 35, "B-1": 100 - 15, "GONE-1": 0}
     assert scalar(clean, "SELECT coalesce(sum(quantity_reserved), 0) FROM inventory") == 0
+    below_zero = (
+        "SELECT count(*) FROM inventory WHERE quantity_on_hand < 0 OR quantity_reserved < 0"
+    )
+    assert scalar(clean, below_zero) == 0
     emails = emails_by_order_and_kind(smtp_server)
     assert set(emails.values()) == {1}
     assert Counter(kind for _, kind in emails) == {
