@@ -74,8 +74,11 @@ class Settings(BaseSettings):
     mailer: Literal["smtp", "file"] = "smtp"  # file: the simulated provider, .eml files
     payment_provider: Literal["simulated"] = "simulated"
     sweep_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps (beat)
-    sweep_stuck_after: float = Field(default=300.0, gt=0)  # an order still this long is re-driven
-    sweep_publish_after: float = Field(default=30.0, ge=0)  # an unpublished outbox row is resent
+    # An order that has not moved for this long is re-driven; a step's message not yet run after
+    # this long is sent again. Both must exceed the longest queueing delay you expect, or a
+    # backlog gets duplicate messages (harmless: every step is idempotent, but wasted work).
+    sweep_stuck_after: float = Field(default=600.0, gt=0)
+    sweep_publish_after: float = Field(default=600.0, ge=0)
     visibility_timeout: int = Field(default=3600, ge=5)  # Redis: unacked messages come back after
     broker_key_prefix: str = ""  # Redis: prefix every key, so environments can share a server
 
