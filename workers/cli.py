@@ -20,14 +20,11 @@ from domain.db import make_engine, session_factory
 from domain.errors import DomainError
 from domain.services.seed import SeedReport, seed_catalog
 from workers import embedded, ops
+from workers.ops import out
 from workers.progress import ProgressBar
 from workers.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[Settings, argparse.Namespace], int]
-
-
-def out(line: str = "") -> None:
-    print(line, flush=True)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:

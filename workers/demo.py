@@ -26,11 +26,12 @@ from sqlalchemy import Engine, text
 import migrations
 from backroom_client import BackroomClient
 from domain.db import make_engine
+from domain.services import orders
 from workers import ops
 from workers.progress import ProgressBar
 from workers.settings import Settings
 
-FINAL = ("shipped", "cancelled", "refunded")
+FINAL = sorted(status.value for status in orders.FINAL)
 ADDRESS = {
     "name": "Grace Hopper",
     "line1": "1 Navy Yard",

@@ -142,14 +142,6 @@ def _insert_order(
     return session.execute(_INSERT, params).scalar_one_or_none()
 
 
-def by_number(session: Session, number: str, *, lock: bool = False) -> Order:
-    stmt = select(Order).where(Order.order_number == number)
-    order = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
-    if order is None:
-        raise OrderNotFound(f"no order {number}")
-    return order
-
-
 def status(session: Session, number: str) -> dict[str, Any]:
     """Where an order stands, for `orders.status` and `backroom order`."""
     order = session.scalars(
