@@ -29,15 +29,7 @@ def capture(order_id: str, outbox_id: int | None = None) -> str:
         return "skipped"
     gateway = rt.gateway
     try:
-        authorization = gateway.authorize(
-            idempotency_key=request.idempotency_key,
-            amount=request.amount,
-            currency=request.currency,
-            token=request.token,
-        )
-        captured = gateway.capture(
-            idempotency_key=request.idempotency_key, authorization=authorization
-        )
+        captured = payments.charge(gateway, request)
     except PaymentDeclined as declined:
         reason = str(declined)
         result, next_steps = uow.run(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from domain import steps, tables
 from domain.models import OrderStatus, PaymentStatus
 from domain.notifications import Kind
-from domain.ports import Capture, Refund
+from domain.ports import Capture, PaymentGateway, Refund
 from domain.services import notify, state, stock
 from domain.uow import stage
 
@@ -48,6 +48,18 @@ def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
         return None
     token = str(row.details.get("token", ""))
     return ChargeRequest(row.idempotency_key, row.amount, row.currency, token)
+
+
+def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture:
+    """Authorize, then capture, under the payment's one idempotency key (outside any
+    transaction): every retry lands on the same single charge."""
+    authorization = gateway.authorize(
+        idempotency_key=request.idempotency_key,
+        amount=request.amount,
+        currency=request.currency,
+        token=request.token,
+    )
+    return gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
 
 
 def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:

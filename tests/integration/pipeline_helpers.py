@@ -22,7 +22,7 @@ from domain.db import session_factory
 from domain.errors import RetryableError
 from domain.models import InventoryVariant, Product, ProductVariant
 from domain.notifications import render
-from domain.ports import Email, PaymentDeclined
+from domain.ports import Capture, Email, PaymentDeclined
 from domain.services import fulfilment, notify, orders, payments, stock
 from domain.uow import Step
 from tests import factories
@@ -160,15 +160,7 @@ class Pipeline:
             uow.run(self.factory, lambda s: None, consumed=step.id)
             return "skipped", []
         try:
-            authorization = self.gateway.authorize(
-                idempotency_key=request.idempotency_key,
-                amount=request.amount,
-                currency=request.currency,
-                token=request.token,
-            )
-            capture = self.gateway.capture(
-                idempotency_key=request.idempotency_key, authorization=authorization
-            )
+            capture = payments.charge(self.gateway, request)
         except PaymentDeclined as declined:
             reason = str(declined)
             return uow.run(
@@ -345,3 +337,25 @@ def order_state(engine: Engine, order_id: str) -> tuple[str, str]:
 def payment_row(engine: Engine, order_id: str) -> dict[str, object]:
     found = rows(engine, "SELECT * FROM payments WHERE order_id = :id", id=order_id)
     return dict(found[0]._mapping)
+
+
+@dataclass(frozen=True)
+class ChargedAfterCancel:
+    placed: orders.Placed
+    order_id: uuid.UUID
+    capture_step: Step
+    capture: Capture
+    cancel_steps: list[Step]
+
+
+def charge_after_cancel(pipeline: Pipeline, lines: dict[str, int]) -> ChargedAfterCancel:
+    """The race: the capture task reads what to charge, the customer cancels, and then the
+    provider charges the card anyway (nothing is recorded of the capture yet)."""
+    placed, placed_steps = pipeline.place(place_cmd("key-1", lines))
+    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
+    oid = uuid.UUID(placed.order_id)
+    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
+    assert request is not None
+    _, cancel_steps = pipeline.cancel(placed.order_number)
+    capture = payments.charge(pipeline.gateway, request)
+    return ChargedAfterCancel(placed, oid, capture_step, capture, cancel_steps)

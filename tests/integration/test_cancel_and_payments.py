@@ -3,8 +3,6 @@ as the tasks drive the services (no Celery), on a real PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import Engine
 
@@ -13,6 +11,7 @@ from domain.services import orders, payments
 from tests.integration.pipeline_helpers import (
     NOW,
     Pipeline,
+    charge_after_cancel,
     history,
     notification_states,
     on_hand_reserved,
@@ -145,21 +144,9 @@ def test_given_capture_lands_after_cancel_then_refunded_and_never_shipped(
     pipeline: Pipeline, engine: Engine
 ) -> None:
     stock_products(engine, {"TEE-1": 10})
-    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
-    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
-    oid = uuid.UUID(placed.order_id)
-    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
-    assert request is not None  # the capture task read what to charge ...
-
-    _, cancel_steps = pipeline.cancel(placed.order_number)  # ... the customer cancelled ...
-    gateway = pipeline.gateway  # ... and the provider charged the card anyway
-    authorization = gateway.authorize(
-        idempotency_key=request.idempotency_key,
-        amount=request.amount,
-        currency=request.currency,
-        token=request.token,
-    )
-    capture = gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    race = charge_after_cancel(pipeline, {"TEE-1": 2})
+    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
+    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
     result, capture_steps = uow.run(
         pipeline.factory,
         lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
@@ -186,20 +173,9 @@ def test_given_refunded_order_when_a_duplicate_capture_lands_then_payment_stays_
     pipeline: Pipeline, engine: Engine
 ) -> None:
     stock_products(engine, {"TEE-1": 10})
-    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
-    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
-    oid = uuid.UUID(placed.order_id)
-    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
-    assert request is not None  # two deliveries of the capture message both read this
-    _, cancel_steps = pipeline.cancel(placed.order_number)
-    gateway = pipeline.gateway
-    authorization = gateway.authorize(
-        idempotency_key=request.idempotency_key,
-        amount=request.amount,
-        currency=request.currency,
-        token=request.token,
-    )
-    capture = gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    race = charge_after_cancel(pipeline, {"TEE-1": 2})  # two deliveries of the capture...
+    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
+    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
     _, refund_steps = uow.run(
         pipeline.factory, lambda s: payments.captured(s, oid, capture, gateway.name, NOW)
     )

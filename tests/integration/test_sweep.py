@@ -20,6 +20,7 @@ from tests.integration.pipeline_helpers import (
     age_notifications,
     age_order,
     age_outbox,
+    charge_after_cancel,
     consume_outbox,
     fresh_pipeline,
     history,
@@ -225,20 +226,9 @@ def test_given_fresh_pending_notification_when_swept_then_left_alone(
 def test_given_cancelled_order_with_captured_payment_when_swept_then_refund_staged(
     pipeline: Pipeline, engine: Engine
 ) -> None:
-    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
-    [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
-    oid = uuid.UUID(placed.order_id)
-    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
-    assert request is not None
-    _, cancel_steps = pipeline.cancel(placed.order_number)
-    gateway = pipeline.gateway
-    authorization = gateway.authorize(
-        idempotency_key=request.idempotency_key,
-        amount=request.amount,
-        currency=request.currency,
-        token=request.token,
-    )
-    capture = gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    race = charge_after_cancel(pipeline, {"TEE-1": 2})
+    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
+    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
     uow.run(
         pipeline.factory,
         lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
