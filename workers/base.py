@@ -31,6 +31,7 @@ class BackroomTask(Task):  # type: ignore[misc]
     """Transient faults retry with exponential backoff and jitter; anything that finally
     fails (bad input, retries exhausted) is kept as a dead letter for an operator."""
 
+    Request = "workers.request:BackroomRequest"  # acks survive a broker connection that died
     autoretry_for = (RetryableError, OperationalError, SoftTimeLimitExceeded)
     retry_backoff = 1
     retry_backoff_max = 60

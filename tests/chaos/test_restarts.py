@@ -34,6 +34,7 @@ from tests.smtp_server import SmtpServer
 from workers import embedded
 
 ORDERS = 60
+SLOW_EVERY = 10
 
 
 def _short_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
@@ -76,14 +77,25 @@ def _crash_redis(folder: Path) -> None:
 def _start_and_place(
     procs: Processes, broker: Broker, prefix: str, lines: dict[str, int]
 ) -> BackroomClient:
-    """A worker (resending lost steps after 3 s) and a beat, then ORDERS orders placed."""
+    """A worker (resending lost steps after 3 s) and a beat, then ORDERS orders placed.
+
+    Every SLOW_EVERY-th order pays with `tok_slow` (2 s at the provider), so captures are
+    still running when the server goes away: their acknowledgements meet a dead connection.
+    """
     procs.worker("w1", concurrency=2, BACKROOM_SWEEP_PUBLISH_AFTER="3")
     procs.beat()
     wait_for_workers(broker, 1, procs)
     client = broker.client()
     for n in range(ORDERS):
-        client.place_order(**order(f"{prefix}-{n}", **lines))
+        token = "tok_slow" if n % SLOW_EVERY == SLOW_EVERY - 1 else "tok_ok"
+        client.place_order(**order(f"{prefix}-{n}", token, **lines))
     return client
+
+
+def _capture_running(client: BackroomClient) -> bool:
+    """A worker reports a `payments.capture` in progress (what an operator's inspect shows)."""
+    active = client.app.control.inspect(timeout=0.5).active() or {}
+    return any(task["name"] == "payments.capture" for tasks in active.values() for task in tasks)
 
 
 def _books_balance(engine: Engine) -> None:
@@ -115,6 +127,7 @@ def test_given_orders_in_flight_when_the_broker_crashes_and_comes_back_empty_the
         wait_for(
             lambda: scalar(engine, "SELECT count(*) FROM orders") == ORDERS, 60, "orders placed"
         )
+        wait_for(lambda: _capture_running(client), 60, "a capture in progress", procs.logs)
         _crash_redis(folder)  # every queued message is gone with it
         assert not all_final(engine, ORDERS)
         embedded.start_detached(folder, postgres=False)
@@ -139,6 +152,7 @@ def test_given_orders_in_flight_when_the_database_restarts_then_all_ship_once(
     try:
         client = _start_and_place(procs, redis_broker, "chaos-pg", {"CHAOS_2": 1})
         wait_for(lambda: scalar(engine, "SELECT count(*) FROM orders") >= 10, 60, "some orders")
+        wait_for(lambda: _capture_running(client), 60, "a capture in progress", procs.logs)
         embedded.stop(folder, redis=False)  # a restart in the middle of the stream
         engine.dispose()
         embedded.start_detached(folder, redis=False)

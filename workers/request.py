@@ -1,0 +1,71 @@
+"""The worker's request: acknowledges a message only over the connection it came in on.
+
+A task that is still running when the broker connection drops (Redis crash, network cut,
+RabbitMQ restart) ends after the worker has closed that connection and opened a new one.
+Celery then acknowledges the old delivery on the dead channel; kombu's Redis transport answers
+with an `AttributeError` (its closed channel has no connection parameters left), which is not
+one of the connection errors Celery tolerates there, and the worker's main loop dies: the
+worker stops consuming while its process lingers (seen in CI with a slow capture in flight
+during a Redis crash).
+
+A delivery whose channel is gone cannot be acknowledged anyway: the broker gives the message
+out again (RabbitMQ requeues it when the channel closes; kombu's Redis transport restores
+unacknowledged messages when it closes the channel, or after the visibility timeout), and the
+step's own idempotency turns the repeat into a no-op. So the acknowledgement is skipped with a
+warning instead of crashing the worker.
+
+The check runs when the acknowledgement is carried out, not when the task asks for it: the
+worker defers acks to its event loop, and the connection may die in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery.worker.request import Request
+
+log = logging.getLogger("backroom.worker")
+
+
+def channel_gone(channel: Any) -> bool:
+    """True when the channel a message came in on can no longer carry its acknowledgement."""
+    if channel is None:
+        return False  # kombu has its own clear error for a message with no channel
+    if getattr(channel, "closed", False) or getattr(channel, "is_open", True) is False:
+        return True
+    transport = getattr(channel, "connection", None)  # a virtual transport (Redis)
+    return transport is not None and hasattr(transport, "client") and transport.client is None
+
+
+def _settle_only_if_live(message: Any, name: str) -> None:
+    settle: Callable[..., Any] = getattr(message, name)
+    if getattr(settle, "_backroom_guarded", False):
+        return
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if channel_gone(message.channel):
+            log.warning(
+                "%s of delivery %s skipped: the broker connection it came in on is closed;"
+                " the broker delivers the message again and the task's idempotency absorbs it",
+                name,
+                message.delivery_tag,
+            )
+            return None
+        return settle(*args, **kwargs)
+
+    guarded._backroom_guarded = True  # type: ignore[attr-defined]
+    setattr(message, name, guarded)  # kombu's Message keeps a __dict__ for such attributes
+
+
+class BackroomRequest(Request):  # type: ignore[misc]
+    """Celery's request, with acknowledgements that tolerate a connection that is gone."""
+
+    def acknowledge(self) -> None:
+        _settle_only_if_live(self._message, "ack")
+        super().acknowledge()
+
+    def reject(self, requeue: bool = False) -> None:
+        _settle_only_if_live(self._message, "reject")
+        super().reject(requeue=requeue)
