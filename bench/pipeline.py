@@ -171,7 +171,7 @@ def bench_pipeline(
         "-c",
         str(args.concurrency),
         "-l",
-        "WARNING",
+        os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     ]
     engine = make_engine(database, pool_size=1)
     client = BackroomClient(args.broker)

@@ -47,6 +47,12 @@ def stage(
     )
 
 
+def staged(session: Session) -> list[dict[str, Any]]:
+    """The steps staged so far in this unit of work."""
+    rows: list[dict[str, Any]] = session.info.get(_STAGED, [])
+    return rows
+
+
 def _write_outbox(session: Session) -> list[Step]:
     rows = session.info.pop(_STAGED, [])
     if not rows:

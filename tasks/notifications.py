@@ -1,9 +1,11 @@
-"""`notifications.send` (internal): one customer email, sent over SMTP, recorded once.
+"""`notifications.send` (internal): the pending emails of one order, sent over SMTP in order.
 
-The row is taken with `FOR UPDATE SKIP LOCKED` and marked sent in the same transaction as
-the SMTP conversation: a second worker with the same message skips it, and a worker that
-dies mid-send leaves it pending for the sweep. The stable Message-ID lets mail systems drop
-the one repeat that a crash between the server's 250 and our commit could cause.
+`domain.services.notify.deliver` locks the order's pending notifications oldest first, sends
+each and marks it sent in one transaction: a duplicate message waits for that transaction and
+then finds nothing left, and a worker that dies mid-send leaves them pending for the sweep.
+The stable Message-ID lets mail systems drop the one repeat that a crash between the server's
+250 and our commit could cause. A refusal is recorded on its notification; a transient one
+retries (the task raises `MailUnavailable`), a final one becomes a dead letter.
 """
 
 from __future__ import annotations
@@ -12,39 +14,33 @@ import logging
 import uuid
 
 from domain import uow
-from domain.notifications import render
-from domain.ports import MailRejected, MailUnavailable
 from domain.services import notify
 from domain.steps import NOTIFY
 from workers.app import app
-from workers.runtime import Runtime, runtime
+from workers.runtime import runtime
 
 log = logging.getLogger("backroom.tasks.notifications")
 
 
-@app.task(name=NOTIFY, soft_time_limit=30, time_limit=40)  # SMTP has a 10 s timeout
-def send(notification_id: str, outbox_id: int | None = None) -> str:
+@app.task(name=NOTIFY, soft_time_limit=30, time_limit=40)  # SMTP has a 10 s timeout per email
+def send(
+    order_id: str | None = None,
+    outbox_id: int | None = None,
+    notification_id: str | None = None,
+) -> str:
+    """`notification_id` is the form of releases before one send per order; still accepted,
+    so messages queued across an upgrade are delivered."""
     rt = runtime()
-    nid = uuid.UUID(notification_id)
-    try:
-        result, _ = uow.run(rt.factory, lambda s: _send(s, rt, nid), consumed=outbox_id)
-    except (MailRejected, MailUnavailable) as error:
-        reason, final = str(error), isinstance(error, MailRejected)
-        uow.run(rt.factory, lambda s: notify.unsent(s, nid, reason, final=final))
-        raise
-    return result
+    oid = uuid.UUID(order_id) if order_id else _order_of(uuid.UUID(str(notification_id)))
+    delivery = notify.send_pending(rt.factory, oid, rt.mailer, rt.clock.now(), consumed=outbox_id)
+    for claimed in delivery.sent:
+        number = claimed.context["order_number"]
+        log.info("order=%s notification=%s kind=%s sent", number, claimed.id, claimed.kind)
+    return delivery.summary()
 
 
-def _send(session: notify.Session, rt: Runtime, nid: uuid.UUID) -> str:
-    claimed = notify.take(session, nid)
-    if claimed is None:
-        return "skipped"
-    email = render(
-        claimed.kind, claimed.context, to=claimed.recipient, message_id=f"{nid}@backroom"
-    )
-    rt.mailer.send(email)
-    notify.sent(session, nid, rt.clock.now())
-    log.info(
-        "order=%s notification=%s kind=%s sent", claimed.context["order_number"], nid, claimed.kind
-    )
-    return "sent"
+def _order_of(notification_id: uuid.UUID) -> uuid.UUID:
+    order_id, _ = uow.run(runtime().factory, lambda s: notify.order_of(s, notification_id))
+    if order_id is None:
+        raise LookupError(f"no notification {notification_id}")
+    return order_id

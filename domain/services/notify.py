@@ -1,28 +1,47 @@
-"""Customer emails: one per (order, kind), recorded when decided, sent by its own task.
+"""Customer emails: one per (order, kind), recorded when decided, sent per order in order.
 
-`prepare` writes the notification row (the UNIQUE key stops a second one) and stages the send
-in the same transaction. The send task `take`s the row (locked, skipped by any other worker),
-talks SMTP and marks it `sent` in that one transaction; a failure marks it `unsent`.
+`prepare` writes the notification row (the UNIQUE key stops a second one) and, unless told the
+next step will, stages one `notifications.send` for the order in the same transaction. That
+task `deliver`s every pending email of the order, oldest first, in one transaction: the rows
+are locked in that order (a duplicate send waits, then finds them sent), each goes over SMTP
+and is marked `sent` at commit. The first refusal stops the run: what went out before it is
+committed as sent, the refused one is marked `unsent`, and the task retries the rest.
+
+One send per order keeps a customer's emails in the order they were decided (confirmed before
+shipped, even when a send is retried) and costs one message instead of one per email.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from domain import steps, tables
+from domain import steps, tables, uow
 from domain.models import NotificationStatus
-from domain.notifications import Kind
-from domain.uow import stage
+from domain.notifications import Kind, render
+from domain.ports import Mailer, MailRejected, MailUnavailable
 
-__all__ = ["Claimed", "Kind", "Session", "prepare", "sent", "take", "unsent"]
+__all__ = [
+    "Claimed",
+    "Delivery",
+    "Kind",
+    "Session",
+    "deliver",
+    "order_of",
+    "prepare",
+    "send_pending",
+    "sent",
+    "stage_send",
+    "take",
+    "unsent",
+]
 
 
 @dataclass(frozen=True)
@@ -33,18 +52,31 @@ class Claimed:
     context: dict[str, Any]
 
 
-# The notification (locked; another worker holding it is skipped) with its order and lines.
+@dataclass
+class Delivery:
+    """What one send did: the emails handed to the mail server, and the one refused, if any."""
+
+    sent: list[Claimed] = field(default_factory=list)
+    refused: Claimed | None = None
+    error: MailUnavailable | MailRejected | None = None
+
+    def summary(self) -> str:
+        return f"sent {len(self.sent)}" if self.sent else "nothing pending"
+
+
+# The order's pending notifications, oldest first, locked in that order (a second sender
+# waits, then sees them sent), each with the order and its lines.
 _TAKE = text(
     """
-    SELECT n.kind, n.recipient, n.context,
+    SELECT n.id, n.kind, n.recipient, n.context,
            o.order_number, o.currency, o.total_amount, o.shipping_address,
            oi.product_sku, oi.product_name, oi.quantity, oi.unit_price, oi.total_price
     FROM notifications n
     JOIN orders o ON o.id = n.order_id
     JOIN order_items oi ON oi.order_id = o.id
-    WHERE n.id = :id AND n.status = 'pending'
-    ORDER BY oi.product_sku
-    FOR UPDATE OF n SKIP LOCKED
+    WHERE n.order_id = :order_id AND n.status = 'pending'
+    ORDER BY n.created_at, n.id, oi.product_sku
+    FOR UPDATE OF n
     """
 )
 
@@ -73,9 +105,19 @@ def _context(rows: Sequence[Any]) -> dict[str, Any]:
 
 
 def prepare(
-    session: Session, order_id: uuid.UUID, recipient: str, kind: Kind, **extra: Any
+    session: Session,
+    order_id: uuid.UUID,
+    recipient: str,
+    kind: Kind,
+    *,
+    send: bool = True,
+    **extra: Any,
 ) -> bool:
-    """Record that the customer gets this email and stage its sending; False if already there."""
+    """Record that the customer gets this email; False if already recorded.
+
+    `send`: stage the order's `notifications.send` now; False when the step staged next sends
+    the order's emails anyway (the confirmation goes out with the shipment).
+    """
     stmt = (
         pg_insert(tables.notifications)
         .values(order_id=order_id, kind=kind.value, recipient=recipient, context=extra)
@@ -83,23 +125,75 @@ def prepare(
         .returning(tables.notifications.c.id)
     )
     new_id = session.execute(stmt).scalar_one_or_none()
-    if new_id is not None:
-        stage(session, steps.NOTIFY, {"notification_id": str(new_id)}, order_id)
+    if new_id is not None and send:
+        stage_send(session, order_id)
     return new_id is not None
 
 
-def take(session: Session, notification_id: uuid.UUID) -> Claimed | None:
-    """Lock a pending notification for this transaction; None if sent or being sent."""
-    rows = session.execute(_TAKE, {"id": notification_id}).all()
-    if not rows:
-        return None
-    return Claimed(notification_id, Kind(rows[0].kind), rows[0].recipient, _context(rows))
+def stage_send(session: Session, order_id: uuid.UUID) -> None:
+    """Stage the order's `notifications.send`, once per unit of work."""
+    kwargs = {"order_id": str(order_id)}
+    if not any(s["task"] == steps.NOTIFY and s["kwargs"] == kwargs for s in uow.staged(session)):
+        uow.stage(session, steps.NOTIFY, kwargs, order_id)
 
 
-def sent(session: Session, notification_id: uuid.UUID, now: datetime) -> None:
+def take(session: Session, order_id: uuid.UUID) -> list[Claimed]:
+    """Lock the order's pending notifications for this transaction, oldest first."""
+    by_id: dict[uuid.UUID, list[Any]] = {}
+    for row in session.execute(_TAKE, {"order_id": order_id}):
+        by_id.setdefault(row.id, []).append(row)
+    return [
+        Claimed(nid, Kind(rows[0].kind), rows[0].recipient, _context(rows))
+        for nid, rows in by_id.items()
+    ]
+
+
+def deliver(session: Session, order_id: uuid.UUID, mailer: Mailer, now: datetime) -> Delivery:
+    """Send the order's pending emails, oldest first; stop at the first the server refuses.
+
+    The caller commits: the emails sent are then marked sent, and it marks the refused one
+    `unsent` in a transaction of its own.
+    """
+    delivery = Delivery()
+    for claimed in take(session, order_id):
+        email = render(
+            claimed.kind, claimed.context, to=claimed.recipient, message_id=f"{claimed.id}@backroom"
+        )
+        try:
+            mailer.send(email)
+        except (MailUnavailable, MailRejected) as error:
+            delivery.refused, delivery.error = claimed, error
+            break
+        delivery.sent.append(claimed)
+    sent(session, [c.id for c in delivery.sent], now)
+    return delivery
+
+
+def send_pending(
+    factory: sessionmaker[Session],
+    order_id: uuid.UUID,
+    mailer: Mailer,
+    now: datetime,
+    *,
+    consumed: int | None = None,
+) -> Delivery:
+    """The whole of `notifications.send`: `deliver` in one unit of work (marking the message's
+    outbox row consumed), then a refusal recorded on its notification and raised."""
+    delivery, _ = uow.run(factory, lambda s: deliver(s, order_id, mailer, now), consumed=consumed)
+    refused, error = delivery.refused, delivery.error
+    if refused is not None and error is not None:
+        final = isinstance(error, MailRejected)
+        uow.run(factory, lambda s: unsent(s, refused.id, str(error), final=final))
+        raise error
+    return delivery
+
+
+def sent(session: Session, notification_ids: Sequence[uuid.UUID], now: datetime) -> None:
+    if not notification_ids:
+        return
     session.execute(
         update(tables.notifications)
-        .where(tables.notifications.c.id == notification_id)
+        .where(tables.notifications.c.id.in_(notification_ids))
         .values(
             status=NotificationStatus.SENT,
             sent_at=now,
@@ -119,3 +213,11 @@ def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: b
             status=status, last_error=error[:2000], attempts=tables.notifications.c.attempts + 1
         )
     )
+
+
+def order_of(session: Session, notification_id: uuid.UUID) -> uuid.UUID | None:
+    """The order a notification belongs to."""
+    order_id: uuid.UUID | None = session.execute(
+        select(tables.notifications.c.order_id).where(tables.notifications.c.id == notification_id)
+    ).scalar_one_or_none()
+    return order_id

@@ -92,7 +92,8 @@ def captured(
             "payment captured",
             payment_status=PaymentStatus.CAPTURED.value,
         )
-        notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CONFIRMED)
+        # sent by the fulfilment step's send, just before the shipping email
+        notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CONFIRMED, send=False)
         stage(session, steps.FULFIL, {"order_id": str(order.id)}, order.id)
         return OrderStatus.PROCESSING.value
     if order.status == OrderStatus.CANCELLED and order.payment_status != PaymentStatus.REFUNDED:

@@ -107,19 +107,32 @@ def _redrive_orders(session: Session, stuck_after: timedelta, limit: int) -> int
     return len(stuck)
 
 
+def _no_pending_send(order_id: Any) -> ColumnElement[bool]:
+    return ~exists().where(
+        OutboxMessage.order_id == order_id,
+        OutboxMessage.task == steps.NOTIFY,
+        OutboxMessage.consumed_at.is_(None),
+    )
+
+
 def _redrive_notifications(session: Session, stuck_after: timedelta, limit: int) -> int:
-    rows = session.execute(
-        select(Notification.id, Notification.order_id)
+    """Orders with an email pending too long and no send on its way: one send each.
+
+    Also what sends an order's confirmation when its fulfilment stalls (the confirmation
+    normally goes out with the shipping email)."""
+    order_ids = session.scalars(
+        select(Notification.order_id)
         .where(
             Notification.status == NotificationStatus.PENDING,
             Notification.created_at < func.now() - stuck_after,
-            _no_pending_outbox(Notification.order_id),
+            _no_pending_send(Notification.order_id),
         )
+        .group_by(Notification.order_id)
         .limit(limit)
     ).all()
-    for row in rows:
-        stage(session, steps.NOTIFY, {"notification_id": str(row.id)}, row.order_id)
-    return len(rows)
+    for order_id in order_ids:
+        stage(session, steps.NOTIFY, {"order_id": str(order_id)}, order_id)
+    return len(order_ids)
 
 
 def sweep(

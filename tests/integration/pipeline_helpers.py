@@ -21,7 +21,6 @@ from domain import contracts, steps, uow
 from domain.db import session_factory
 from domain.errors import RetryableError
 from domain.models import InventoryVariant, Product, ProductVariant
-from domain.notifications import render
 from domain.ports import Capture, Email, PaymentDeclined
 from domain.services import fulfilment, notify, orders, payments, stock
 from domain.uow import Step
@@ -194,20 +193,9 @@ class Pipeline:
         )
 
     def _notify(self, step: Step) -> tuple[str, list[Step]]:
-        nid = uuid.UUID(step.kwargs["notification_id"])
-
-        def send(session: Session) -> str:
-            claimed = notify.take(session, nid)
-            if claimed is None:
-                return "skipped"
-            email = render(
-                claimed.kind, claimed.context, to=claimed.recipient, message_id=f"{nid}@backroom"
-            )
-            self.mailer.send(email)
-            notify.sent(session, nid, self.now)
-            return "sent"
-
-        return uow.run(self.factory, send, consumed=step.id)
+        oid = uuid.UUID(step.kwargs["order_id"])
+        delivery = notify.send_pending(self.factory, oid, self.mailer, self.now, consumed=step.id)
+        return delivery.summary(), []
 
 
 def fresh_pipeline(engine: Engine) -> Pipeline:

@@ -11,10 +11,15 @@ from sqlalchemy import Engine, text
 from domain import steps, uow
 from domain.models import DeadLetterStatus
 from domain.notifications import Kind
+from domain.ports import Email, MailUnavailable
 from domain.services import dead_letters, notify, stock
+from domain.uow import Step
+from tests.e2e.harness import wait_for
 from tests.integration.pipeline_helpers import (
     NOW,
     Pipeline,
+    RecordingMailer,
+    notification_states,
     on_hand_reserved,
     place_cmd,
     rows,
@@ -116,51 +121,123 @@ def test_given_notification_prepared_twice_then_one_row_and_second_says_false(
     assert scalar(engine, "SELECT count(*) FROM notifications WHERE order_id = :id", id=oid) == 1
 
 
-def test_given_sent_notification_when_taken_then_none(pipeline: Pipeline, engine: Engine) -> None:
-    oid, email = _placed_order(pipeline, engine)
-    _, [send] = uow.run(
-        pipeline.factory, lambda s: notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
-    )
-    nid = uuid.UUID(send.kwargs["notification_id"])
-    uow.run(pipeline.factory, lambda s: notify.sent(s, nid, NOW))
-
-    taken, _ = uow.run(pipeline.factory, lambda s: notify.take(s, nid))
-
-    assert taken is None
-    assert pipeline.drain([send]) == []
-    assert pipeline.ran == [(steps.NOTIFY, "skipped")]
-    assert pipeline.mailer.sent == []
+EXTRA = {Kind.ORDER_SHIPPED: {"tracking_number": "BRP0001", "carrier": "Backroom Parcel"}}
 
 
-def test_given_notification_taken_in_one_session_when_taken_in_another_then_skipped(
+def _prepared(pipeline: Pipeline, oid: uuid.UUID, email: str, *kinds: Kind) -> list[Step]:
+    """The notifications recorded, one unit of work each, and the sends they staged."""
+    staged: list[Step] = []
+    for kind in kinds:
+        _, more = uow.run(
+            pipeline.factory,
+            lambda s, k=kind: notify.prepare(s, oid, email, k, **EXTRA.get(k, {})),
+        )
+        staged += more
+    return staged
+
+
+def test_given_two_emails_decided_in_one_unit_of_work_then_one_send_for_the_order(
     pipeline: Pipeline, engine: Engine
 ) -> None:
     oid, email = _placed_order(pipeline, engine)
-    _, [send] = uow.run(
-        pipeline.factory, lambda s: notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
+
+    def decide(s: notify.Session) -> None:
+        notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
+        notify.prepare(s, oid, email, Kind.ORDER_SHIPPED, **EXTRA[Kind.ORDER_SHIPPED])
+
+    _, staged = uow.run(pipeline.factory, decide)
+
+    assert [(step.task, step.kwargs) for step in staged] == [(steps.NOTIFY, {"order_id": str(oid)})]
+
+
+def test_given_sent_notification_when_sent_again_then_nothing_goes_out(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    oid, email = _placed_order(pipeline, engine)
+    [send] = _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED)
+    assert pipeline.drain([send]) == []
+    assert len(pipeline.mailer.sent) == 1
+
+    taken, _ = uow.run(pipeline.factory, lambda s: notify.take(s, oid))
+    pipeline.drain([send])  # the same message, delivered again
+
+    assert taken == []
+    assert pipeline.ran == [(steps.NOTIFY, "sent 1"), (steps.NOTIFY, "nothing pending")]
+    assert len(pipeline.mailer.sent) == 1
+
+
+class FlakyOnce(RecordingMailer):
+    """A mail server that cannot take the n-th message handed to it, once."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.calls, self.fail_at = 0, fail_at
+
+    def send(self, email: Email) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise MailUnavailable("421 try again later")
+        super().send(email)
+
+
+def test_given_second_email_refused_for_now_when_retried_then_each_sent_once_in_order(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    oid, email = _placed_order(pipeline, engine)
+    pipeline.mailer = FlakyOnce(fail_at=2)
+    [send, *_] = _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED, Kind.ORDER_SHIPPED)
+
+    with pytest.raises(MailUnavailable):
+        notify.send_pending(pipeline.factory, oid, pipeline.mailer, NOW, consumed=send.id)
+    after_first = notification_states(engine, str(oid))
+    error = scalar(engine, "SELECT last_error FROM notifications WHERE kind = 'order_shipped'")
+    retried = notify.send_pending(pipeline.factory, oid, pipeline.mailer, NOW, consumed=send.id)
+
+    assert after_first == {"order_confirmed": "sent", "order_shipped": "pending"}
+    assert error == "421 try again later"
+    assert [c.kind for c in retried.sent] == [Kind.ORDER_SHIPPED]
+    assert [e.headers["X-Backroom-Kind"] for e in pipeline.mailer.sent] == [
+        "order_confirmed",
+        "order_shipped",
+    ]
+    assert notification_states(engine, str(oid)) == {
+        "order_confirmed": "sent",
+        "order_shipped": "sent",
+    }
+
+
+def _waiting_on_a_lock(engine: Engine) -> bool:
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    nid = uuid.UUID(send.kwargs["notification_id"])
+    return bool(scalar(engine, waiting))
 
-    with pipeline.factory() as holder, holder.begin():
-        held = notify.take(holder, nid)
-        seen: list[notify.Claimed | None] = []
 
-        def other_worker() -> None:
-            with pipeline.factory() as s, s.begin():
-                s.execute(text("SET LOCAL lock_timeout = '2s'"))
-                seen.append(notify.take(s, nid))
+def test_given_a_send_in_progress_when_a_duplicate_runs_then_it_waits_and_sends_nothing(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    oid, email = _placed_order(pipeline, engine)
+    _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED)
+    duplicate: list[notify.Delivery] = []
+    other_mailer = RecordingMailer()
 
+    def other_worker() -> None:
+        with pipeline.factory() as s, s.begin():
+            s.execute(text("SET LOCAL lock_timeout = '20s'"))
+            duplicate.append(notify.deliver(s, oid, other_mailer, NOW))
+
+    with pipeline.factory() as first, first.begin():
+        delivery = notify.deliver(first, oid, pipeline.mailer, NOW)
         worker = threading.Thread(target=other_worker)
         worker.start()
-        worker.join(10)
-        holder.rollback()
+        wait_for(lambda: _waiting_on_a_lock(engine), 10, "the duplicate to wait for the lock")
+    worker.join(20)
 
-    assert held is not None
-    assert held.kind is Kind.ORDER_CONFIRMED
-    assert held.context["order_number"].startswith("ORD-")
-    assert seen == [None]
-    again, _ = uow.run(pipeline.factory, lambda s: notify.take(s, nid))
-    assert again is not None  # the lock went with the first transaction
+    assert [c.kind for c in delivery.sent] == [Kind.ORDER_CONFIRMED]
+    assert [d.sent for d in duplicate] == [[]]
+    assert other_mailer.sent == []
+    assert len(pipeline.mailer.sent) == 1
 
 
 # --- dead letters --------------------------------------------------------------------------------
