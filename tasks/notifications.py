@@ -1,4 +1,4 @@
-"""`notifications.send` (internal): the pending emails of one order, sent over SMTP in order.
+"""`notifications.send(order_id)` (internal): the pending emails of one order, over SMTP, in order.
 
 `domain.services.notify.deliver` locks the order's pending notifications oldest first, sends
 each and marks it sent in one transaction: a duplicate message waits for that transaction and
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from domain import uow
 from domain.services import notify
 from domain.steps import NOTIFY
 from workers.app import app
@@ -23,24 +22,11 @@ log = logging.getLogger("backroom.tasks.notifications")
 
 
 @app.task(name=NOTIFY, soft_time_limit=30, time_limit=40)  # SMTP has a 10 s timeout per email
-def send(
-    order_id: str | None = None,
-    outbox_id: int | None = None,
-    notification_id: str | None = None,
-) -> str:
-    """`notification_id` is the form of releases before one send per order; still accepted,
-    so messages queued across an upgrade are delivered."""
+def send(order_id: str, outbox_id: int | None = None) -> str:
     rt = runtime()
-    oid = uuid.UUID(order_id) if order_id else _order_of(uuid.UUID(str(notification_id)))
+    oid = uuid.UUID(order_id)
     delivery = notify.send_pending(rt.factory, oid, rt.mailer, rt.clock.now(), consumed=outbox_id)
     for claimed in delivery.sent:
         number = claimed.context["order_number"]
         log.info("order=%s notification=%s kind=%s sent", number, claimed.id, claimed.kind)
     return delivery.summary()
-
-
-def _order_of(notification_id: uuid.UUID) -> uuid.UUID:
-    order_id, _ = uow.run(runtime().factory, lambda s: notify.order_of(s, notification_id))
-    if order_id is None:
-        raise LookupError(f"no notification {notification_id}")
-    return order_id

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,7 +34,6 @@ __all__ = [
     "Kind",
     "Session",
     "deliver",
-    "order_of",
     "prepare",
     "send_pending",
     "sent",
@@ -213,11 +212,3 @@ def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: b
             status=status, last_error=error[:2000], attempts=tables.notifications.c.attempts + 1
         )
     )
-
-
-def order_of(session: Session, notification_id: uuid.UUID) -> uuid.UUID | None:
-    """The order a notification belongs to."""
-    order_id: uuid.UUID | None = session.execute(
-        select(tables.notifications.c.order_id).where(tables.notifications.c.id == notification_id)
-    ).scalar_one_or_none()
-    return order_id
