@@ -47,9 +47,16 @@ _COLUMNS = (
     "key, reference, token, amount, currency, status, authorize_attempts,"
     " authorized_at, captured_at, refunded_amount, refunded_at"
 )
+# A first authorization is one statement: the row is created with the first attempt's outcome.
+# A key seen before is left as it is (`DO UPDATE` only to lock and return it; `xmax = 0` tells a
+# new row from an old one) and goes the slow way: checked, then attempted again if pending.
 _OPEN = text(
-    f"INSERT INTO {SCHEMA}.payments (key, reference, token, amount, currency)"
-    " VALUES (:key, :reference, :token, :amount, :currency) ON CONFLICT (key) DO NOTHING"
+    f"INSERT INTO {SCHEMA}.payments (key, reference, token, amount, currency, status,"
+    " authorize_attempts, authorized_at)"
+    " VALUES (:key, :reference, :token, :amount, :currency, :status, 1,"
+    " CASE WHEN :status = 'authorized' THEN now() END)"
+    " ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key"
+    f" RETURNING (xmax = 0) AS created, {_COLUMNS}"
 )
 _LOCK = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key FOR UPDATE")
 _ATTEMPT = text(
@@ -58,9 +65,11 @@ _ATTEMPT = text(
     " authorized_at = CASE WHEN :status = 'authorized' THEN now() END"
     f" WHERE key = :key RETURNING {_COLUMNS}"
 )
+# Captures the authorization it was given, and nothing else; no row back means "look closer".
 _CAPTURE = text(
     f"UPDATE {SCHEMA}.payments SET status = 'captured', captured_at = now()"
-    f" WHERE key = :key RETURNING {_COLUMNS}"
+    " WHERE key = :key AND status = 'authorized' AND reference = :reference"
+    f" AND amount = :amount AND currency = :currency RETURNING {_COLUMNS}"
 )
 _REFUND = text(
     f"UPDATE {SCHEMA}.payments SET status = 'refunded', refunded_amount = :amount,"
@@ -123,17 +132,28 @@ class SimulatedGateway:
         if token == "tok_slow":
             self._sleep(self._slow_seconds)  # before any transaction: nothing held while slow
         with self._engine.begin() as conn:
-            payment = _open(conn, idempotency_key, amount, currency, token)
-            _check_same_request(payment, amount, currency, token)
-            if payment.status == "pending":
-                payment = _attempt(conn, payment)
+            created, payment = _open(conn, idempotency_key, amount, currency, token)
+            if not created:
+                _check_same_request(payment, amount, currency, token)
+                if payment.status == "pending":
+                    payment = _attempt(conn, payment)
         return _authorization(payment)
 
     def capture(self, *, idempotency_key: str, authorization: Authorization) -> Capture:
         with self._engine.begin() as conn:
-            payment = _check_capturable(_locked(conn, idempotency_key), authorization)
-            if payment.status == "authorized":
-                payment = _row(conn, _CAPTURE, key=idempotency_key)
+            row = conn.execute(
+                _CAPTURE,
+                {
+                    "key": idempotency_key,
+                    "reference": authorization.reference,
+                    "amount": authorization.amount,
+                    "currency": authorization.currency,
+                },
+            ).one_or_none()
+            if row is not None:
+                payment = _Payment(**row._asdict())
+            else:  # captured already (a retry), or not this authorization's to capture
+                payment = _check_capturable(_locked(conn, idempotency_key), authorization)
         assert payment.captured_at is not None
         return Capture(payment.reference, payment.amount, _utc(payment.captured_at))
 
@@ -168,11 +188,15 @@ class SimulatedGateway:
 # --- one step each ---------------------------------------------------------------------------
 
 
-def _open(conn: Connection, key: str, amount: int, currency: str, token: str) -> _Payment:
-    """The payment named by `key`, created on first sight, locked until the transaction ends."""
+def _open(
+    conn: Connection, key: str, amount: int, currency: str, token: str
+) -> tuple[bool, _Payment]:
+    """The payment named by `key` (created on first sight with its first attempt made), locked
+    until the transaction ends, and whether it was created now."""
     values = {"key": key, "amount": amount, "currency": currency, "token": token}
-    conn.execute(_OPEN, {**values, "reference": _reference(key)})
-    return _row(conn, _LOCK, key=key)
+    params = {**values, "reference": _reference(key), "status": _outcome(token, 1)}
+    row = conn.execute(_OPEN, params).one()._asdict()
+    return bool(row.pop("created")), _Payment(**row)
 
 
 def _locked(conn: Connection, key: str) -> _Payment | None:
