@@ -3,7 +3,7 @@
 The same statements the pipeline's steps run, in the same transactions: place (order, line,
 payment, history, outbox), reserve (conditional stock UPDATE, movement, status move), capture
 (the provider's ledger, payment, status move, notification), fulfil (stock out, shipment,
-status move, notification), and the two notifications' claim and sent marks.
+status move, notification), and the order's one send: both emails claimed, read, marked sent.
 """
 
 from __future__ import annotations
@@ -54,9 +54,17 @@ STEPS: list[list[str]] = [
         "INSERT INTO outbox (task, kwargs, order_id) VALUES ('payments.capture', '{}', %(oid)s)",
         _CONSUME.format(task="inventory.reserve"),
     ],
-    [  # capture: the simulated provider's ledger, then the record
+    [  # capture: what to charge, the provider's authorization and capture, then the record
+        "SELECT p.idempotency_key, p.amount, p.status, o.status FROM payments p JOIN orders o "
+        "ON o.id = p.order_id WHERE p.order_id = %(oid)s",
+    ],
+    [
         "INSERT INTO bench_ledger (key, amount, status) VALUES ('order-' || %(oid)s, 1250, "
-        "'captured') ON CONFLICT (key) DO NOTHING",
+        "'authorized') ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING xmax = 0",
+    ],
+    [
+        "UPDATE bench_ledger SET status = 'captured' WHERE key = 'order-' || %(oid)s "
+        "AND status = 'authorized' RETURNING key",
     ],
     [
         "SELECT o.status FROM orders o WHERE o.id = %(oid)s FOR UPDATE",
@@ -67,8 +75,7 @@ STEPS: list[list[str]] = [
         "'confirmed', 'processing', 'c' FROM m",
         "INSERT INTO notifications (id, order_id, kind, recipient, context) VALUES "
         "(gen_random_uuid(), %(oid)s, 'order_confirmed', %(email)s, '{}')",
-        "INSERT INTO outbox (task, kwargs, order_id) VALUES ('orders.fulfil', '{}', %(oid)s), "
-        "('notifications.send', '{}', %(oid)s)",
+        "INSERT INTO outbox (task, kwargs, order_id) VALUES ('orders.fulfil', '{}', %(oid)s)",
         _CONSUME.format(task="payments.capture"),
     ],
     [  # fulfil
@@ -90,17 +97,14 @@ STEPS: list[list[str]] = [
         "INSERT INTO outbox (task, kwargs, order_id) VALUES ('notifications.send', '{}', %(oid)s)",
         _CONSUME.format(task="orders.fulfil"),
     ],
-    *[
-        [  # each notification: take it, read the order, mark it sent (one transaction)
-            "SELECT kind, recipient, context FROM notifications WHERE order_id = %(oid)s AND "
-            f"kind = '{kind}' AND status = 'pending' FOR UPDATE SKIP LOCKED",
-            "SELECT o.order_number, oi.product_sku FROM orders o JOIN order_items oi "
-            "ON oi.order_id = o.id WHERE o.id = %(oid)s",
-            "UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
-            f"WHERE order_id = %(oid)s AND kind = '{kind}'",
-            _CONSUME.format(task="notifications.send"),
-        ]
-        for kind in ("order_confirmed", "order_shipped")
+    [  # the order's send: its pending emails locked oldest first, read, marked sent
+        _CONSUME.format(task="notifications.send"),
+        "SELECT n.id, n.kind, n.recipient, n.context, o.order_number, oi.product_sku "
+        "FROM notifications n JOIN orders o ON o.id = n.order_id JOIN order_items oi "
+        "ON oi.order_id = o.id WHERE n.order_id = %(oid)s AND n.status = 'pending' "
+        "ORDER BY n.created_at, n.id FOR UPDATE OF n",
+        "UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
+        "WHERE order_id = %(oid)s AND status = 'pending'",
     ],
 ]
 
