@@ -210,6 +210,41 @@ def test_given_old_pending_notification_when_swept_then_its_send_is_staged_again
     ]
 
 
+def test_given_paid_order_whose_fulfilment_stalls_when_swept_then_confirmation_sent_alone(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 1}))
+    [fulfil] = pipeline.drain(placed_steps, until=steps.FULFIL)
+    # paid; its confirmation waits for fulfilment's send, and fulfilment goes to an operator
+    uow.run(
+        pipeline.factory,
+        lambda s: dead_letters.record(
+            s,
+            task=steps.FULFIL,
+            task_id="t-1",
+            queue="orders",
+            payload={"args": [], "kwargs": fulfil.kwargs},
+            reason="warehouse system down",
+            error_type="RuntimeError",
+        ),
+    )
+    consume_outbox(engine)
+    age_notifications(engine, AN_HOUR)
+    age_order(engine, placed.order_id, AN_HOUR)
+
+    report, redriven = run_sweep(pipeline)
+
+    assert report.redriven_orders == 0  # waits for the operator
+    assert [(step.task, step.kwargs) for step in redriven] == [
+        (steps.NOTIFY, {"order_id": placed.order_id})
+    ]
+    pipeline.drain(redriven)
+    assert [email.headers["X-Backroom-Kind"] for email in pipeline.mailer.sent] == [
+        "order_confirmed"
+    ]
+    assert history(engine, placed.order_id)[-1] == "processing"
+
+
 def test_given_fresh_pending_notification_when_swept_then_left_alone(
     pipeline: Pipeline, engine: Engine
 ) -> None:
