@@ -48,15 +48,15 @@ _COLUMNS = (
     " authorized_at, captured_at, refunded_amount, refunded_at"
 )
 # A first authorization is one statement: the row is created with the first attempt's outcome.
-# A key seen before is left as it is (`DO UPDATE` only to lock and return it; `xmax = 0` tells a
-# new row from an old one) and goes the slow way: checked, then attempted again if pending.
+# A key seen before inserts nothing (no conflict target, so a concurrent insert of the same key
+# is waited for and then skipped on either unique index) and goes the slow way: locked, checked,
+# attempted again if pending.
 _OPEN = text(
     f"INSERT INTO {SCHEMA}.payments (key, reference, token, amount, currency, status,"
     " authorize_attempts, authorized_at)"
     " VALUES (:key, :reference, :token, :amount, :currency, :status, 1,"
     " CASE WHEN :status = 'authorized' THEN now() END)"
-    " ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key"
-    f" RETURNING (xmax = 0) AS created, {_COLUMNS}"
+    f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
 )
 _LOCK = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key FOR UPDATE")
 _ATTEMPT = text(
@@ -195,8 +195,10 @@ def _open(
     until the transaction ends, and whether it was created now."""
     values = {"key": key, "amount": amount, "currency": currency, "token": token}
     params = {**values, "reference": _reference(key), "status": _outcome(token, 1)}
-    row = conn.execute(_OPEN, params).one()._asdict()
-    return bool(row.pop("created")), _Payment(**row)
+    created = conn.execute(_OPEN, params).one_or_none()
+    if created is not None:
+        return True, _Payment(**created._asdict())
+    return False, _row(conn, _LOCK, key=key)
 
 
 def _locked(conn: Connection, key: str) -> _Payment | None:
