@@ -9,18 +9,19 @@ order was cancelled is refunded, never kept.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from domain import steps, tables
+from domain import steps, tables, uow
 from domain.models import OrderStatus, PaymentStatus
 from domain.notifications import Kind
-from domain.ports import Capture, PaymentGateway, Refund
+from domain.ports import Capture, PaymentDeclined, PaymentGateway, Refund
 from domain.services import notify, state, stock
-from domain.uow import stage
+from domain.uow import Step, stage
 
 _P = tables.payments
 _REQUEST = text(
@@ -162,3 +163,53 @@ def refunded(session: Session, order_id: uuid.UUID, refund: Refund, now: datetim
         update(_O).where(_O.c.id == order_id).values(payment_status=PaymentStatus.REFUNDED)
     )
     return order.status.value
+
+
+# --- the two payment steps, whole: what `payments.capture` and `payments.refund` run ----------
+
+Clock = Callable[[], datetime]
+
+
+def capture_step(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    order_id: uuid.UUID,
+    clock: Clock,
+    *,
+    consumed: int | None = None,
+) -> tuple[str, list[Step]]:
+    """Read what to charge, charge it outside any transaction, record the outcome (marking the
+    message's outbox row consumed); the result and the next steps to publish."""
+    wanted, _ = uow.run(factory, lambda s: request(s, order_id))
+    if wanted is None:
+        uow.run(factory, lambda s: None, consumed=consumed)
+        return "skipped", []
+    try:
+        done = charge(gateway, wanted)
+    except PaymentDeclined as refusal:
+        reason = str(refusal)
+        return uow.run(factory, lambda s: declined(s, order_id, reason, clock()), consumed=consumed)
+    return uow.run(
+        factory,
+        lambda s: captured(s, order_id, done, gateway.name, clock()),
+        consumed=consumed,
+    )
+
+
+def refund_step(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    order_id: uuid.UUID,
+    clock: Clock,
+    *,
+    consumed: int | None = None,
+) -> str:
+    """Refund a cancelled order's captured payment under the payment's key; record it."""
+    wanted, _ = uow.run(factory, lambda s: refund_request(s, order_id))
+    if wanted is None:
+        uow.run(factory, lambda s: None, consumed=consumed)
+        return "skipped"
+    key, amount = wanted
+    done = gateway.refund(idempotency_key=key, amount=amount)
+    result, _ = uow.run(factory, lambda s: refunded(s, order_id, done, clock()), consumed=consumed)
+    return result

@@ -21,7 +21,7 @@ from domain import contracts, steps, uow
 from domain.db import session_factory
 from domain.errors import RetryableError
 from domain.models import InventoryVariant, Product, ProductVariant
-from domain.ports import Capture, Email, PaymentDeclined
+from domain.ports import Capture, Email
 from domain.services import fulfilment, notify, orders, payments, stock
 from domain.uow import Step
 from tests import factories
@@ -154,37 +154,16 @@ class Pipeline:
 
     def _capture(self, step: Step) -> tuple[str, list[Step]]:
         oid = uuid.UUID(step.kwargs["order_id"])
-        request, _ = uow.run(self.factory, lambda s: payments.request(s, oid))
-        if request is None:
-            uow.run(self.factory, lambda s: None, consumed=step.id)
-            return "skipped", []
-        try:
-            capture = payments.charge(self.gateway, request)
-        except PaymentDeclined as declined:
-            reason = str(declined)
-            return uow.run(
-                self.factory,
-                lambda s: payments.declined(s, oid, reason, self.now),
-                consumed=step.id,
-            )
-        name = self.gateway.name
-        return uow.run(
-            self.factory,
-            lambda s: payments.captured(s, oid, capture, name, self.now),
-            consumed=step.id,
+        return payments.capture_step(
+            self.factory, self.gateway, oid, lambda: self.now, consumed=step.id
         )
 
     def _refund(self, step: Step) -> tuple[str, list[Step]]:
         oid = uuid.UUID(step.kwargs["order_id"])
-        request, _ = uow.run(self.factory, lambda s: payments.refund_request(s, oid))
-        if request is None:
-            uow.run(self.factory, lambda s: None, consumed=step.id)
-            return "skipped", []
-        key, amount = request
-        done = self.gateway.refund(idempotency_key=key, amount=amount)
-        return uow.run(
-            self.factory, lambda s: payments.refunded(s, oid, done, self.now), consumed=step.id
+        result = payments.refund_step(
+            self.factory, self.gateway, oid, lambda: self.now, consumed=step.id
         )
+        return result, []
 
     def _fulfil(self, step: Step) -> tuple[str, list[Step]]:
         oid = uuid.UUID(step.kwargs["order_id"])
