@@ -120,6 +120,39 @@ def test_given_a_line_break_in_the_subject_then_nothing_is_sent(smtp_server: Smt
     assert smtp_server.messages == []
 
 
+def test_given_non_ascii_names_and_text_then_they_arrive_intact(smtp_server: SmtpServer) -> None:
+    email = Email(
+        to="zoe@example.com",
+        subject="Votre commande pour Zoë est expédiée",
+        text="Bonjour Zoë, votre colis part aujourd'hui. 12,50 €",
+        html="<p>Bonjour <strong>Zoë</strong></p>",
+    )
+    SmtpMailer(smtp_server.host, smtp_server.port, sender="Boutique Été <shop@example.com>").send(
+        email
+    )
+
+    [received] = smtp_server.messages
+    message = received.message
+    assert received.mail_from == "shop@example.com"
+    assert message["Subject"] == "Votre commande pour Zoë est expédiée"
+    assert message["From"] == "Boutique Été <shop@example.com>"
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None
+    assert "Bonjour Zoë" in text.get_content()
+    assert text.get_content().rstrip().endswith("12,50 €")
+    assert html is not None
+    assert "<strong>Zoë</strong>" in html.get_content()
+
+
+def test_given_a_line_break_in_any_header_then_nothing_is_sent(smtp_server: SmtpServer) -> None:
+    email = Email(
+        to="ada@example.com", subject="Hi", text="x", headers={"X-Note": "a\r\nBcc: b@x.org"}
+    )
+    with pytest.raises(MailRejected, match="line break in the X-Note header"):
+        mailer_for(smtp_server).send(email)
+    assert smtp_server.messages == []
+
+
 def test_given_starttls_asked_of_a_plain_server_then_the_mail_is_rejected(
     smtp_server: SmtpServer,
 ) -> None:
