@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -308,6 +309,7 @@ def main() -> None:
             }
         finally:
             drop(args.database)
+            shutil.rmtree(REPO / ".backroom" / f"bench-{RUN}", ignore_errors=True)  # its emails
         report(results, args)
 
 
