@@ -56,8 +56,7 @@ class Delivery:
     """What one send did: the emails handed to the mail server, and the one refused, if any."""
 
     sent: list[Claimed] = field(default_factory=list)
-    refused: Claimed | None = None
-    error: MailUnavailable | MailRejected | None = None
+    refusal: tuple[Claimed, MailUnavailable | MailRejected] | None = None
 
     def summary(self) -> str:
         return f"sent {len(self.sent)}" if self.sent else "nothing pending"
@@ -161,7 +160,7 @@ def deliver(session: Session, order_id: uuid.UUID, mailer: Mailer, now: datetime
         try:
             mailer.send(email)
         except (MailUnavailable, MailRejected) as error:
-            delivery.refused, delivery.error = claimed, error
+            delivery.refusal = claimed, error
             break
         delivery.sent.append(claimed)
     sent(session, [c.id for c in delivery.sent], now)
@@ -179,8 +178,8 @@ def send_pending(
     """The whole of `notifications.send`: `deliver` in one unit of work (marking the message's
     outbox row consumed), then a refusal recorded on its notification and raised."""
     delivery, _ = uow.run(factory, lambda s: deliver(s, order_id, mailer, now), consumed=consumed)
-    refused, error = delivery.refused, delivery.error
-    if refused is not None and error is not None:
+    if delivery.refusal is not None:
+        refused, error = delivery.refusal
         final = isinstance(error, MailRejected)
         uow.run(factory, lambda s: unsent(s, refused.id, str(error), final=final))
         raise error

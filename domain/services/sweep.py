@@ -25,6 +25,7 @@ from domain.models import (
     OutboxMessage,
     PaymentStatus,
 )
+from domain.services import notify
 from domain.uow import Step, stage
 
 NEXT_STEP = {
@@ -131,7 +132,7 @@ def _redrive_notifications(session: Session, stuck_after: timedelta, limit: int)
         .limit(limit)
     ).all()
     for order_id in order_ids:
-        stage(session, steps.NOTIFY, {"order_id": str(order_id)}, order_id)
+        notify.stage_send(session, order_id)
     return len(order_ids)
 
 
