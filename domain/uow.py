@@ -63,6 +63,11 @@ def _write_outbox(session: Session) -> list[Step]:
     return [Step(row.id, row.task, row.kwargs) for row in session.execute(stmt, rows)]
 
 
+def consume(factory: sessionmaker[Session], outbox_id: int | None) -> None:
+    """Mark a message's outbox row consumed when the step has nothing else to do."""
+    run(factory, lambda s: None, consumed=outbox_id)
+
+
 def run(
     factory: sessionmaker[Session],
     work: Callable[[Session], T],

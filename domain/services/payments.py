@@ -182,7 +182,7 @@ def capture_step(
     message's outbox row consumed); the result and the next steps to publish."""
     wanted, _ = uow.run(factory, lambda s: request(s, order_id))
     if wanted is None:
-        uow.run(factory, lambda s: None, consumed=consumed)
+        uow.consume(factory, consumed)
         return "skipped", []
     try:
         done = charge(gateway, wanted)
@@ -207,7 +207,7 @@ def refund_step(
     """Refund a cancelled order's captured payment under the payment's key; record it."""
     wanted, _ = uow.run(factory, lambda s: refund_request(s, order_id))
     if wanted is None:
-        uow.run(factory, lambda s: None, consumed=consumed)
+        uow.consume(factory, consumed)
         return "skipped"
     key, amount = wanted
     done = gateway.refund(idempotency_key=key, amount=amount)
