@@ -141,25 +141,23 @@ class SimulatedGateway:
 
     def capture(self, *, idempotency_key: str, authorization: Authorization) -> Capture:
         with self._engine.begin() as conn:
-            row = conn.execute(
+            captured = _row_or_none(
+                conn,
                 _CAPTURE,
-                {
-                    "key": idempotency_key,
-                    "reference": authorization.reference,
-                    "amount": authorization.amount,
-                    "currency": authorization.currency,
-                },
-            ).one_or_none()
-            if row is not None:
-                payment = _Payment(**row._asdict())
-            else:  # captured already (a retry), or not this authorization's to capture
-                payment = _check_capturable(_locked(conn, idempotency_key), authorization)
+                key=idempotency_key,
+                reference=authorization.reference,
+                amount=authorization.amount,
+                currency=authorization.currency,
+            )
+            # none: captured already (a retry), or not this authorization's to capture
+            locked = None if captured else _row_or_none(conn, _LOCK, key=idempotency_key)
+            payment = captured or _check_capturable(locked, authorization)
         assert payment.captured_at is not None
         return Capture(payment.reference, payment.amount, _utc(payment.captured_at))
 
     def refund(self, *, idempotency_key: str, amount: int) -> Refund:
         with self._engine.begin() as conn:
-            payment = _check_refundable(_locked(conn, idempotency_key), amount)
+            payment = _check_refundable(_row_or_none(conn, _LOCK, key=idempotency_key), amount)
             if payment.status == "captured":
                 payment = _row(conn, _REFUND, key=idempotency_key, amount=amount)
         assert payment.refunded_at is not None
@@ -195,14 +193,14 @@ def _open(
     until the transaction ends, and whether it was created now."""
     values = {"key": key, "amount": amount, "currency": currency, "token": token}
     params = {**values, "reference": _reference(key), "status": _outcome(token, 1)}
-    created = conn.execute(_OPEN, params).one_or_none()
+    created = _row_or_none(conn, _OPEN, **params)
     if created is not None:
-        return True, _Payment(**created._asdict())
+        return True, created
     return False, _row(conn, _LOCK, key=key)
 
 
-def _locked(conn: Connection, key: str) -> _Payment | None:
-    row = conn.execute(_LOCK, {"key": key}).one_or_none()
+def _row_or_none(conn: Connection, statement: TextClause, **params: object) -> _Payment | None:
+    row = conn.execute(statement, params).one_or_none()
     return None if row is None else _Payment(**row._asdict())
 
 
