@@ -10,6 +10,14 @@ from domain.models import Category, Customer, Inventory, Product, ProductStatus,
 
 _seq = itertools.count(1)
 
+ADDRESS = {  # a shipping address for orders placed in tests
+    "name": "Ada Lovelace",
+    "line1": "12 St James's Sq",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+
 
 def vendor(s: Session, **kw: object) -> Vendor:
     n = next(_seq)

@@ -17,13 +17,6 @@ from tests.e2e.harness import Broker, Processes, rows, scalar, wait_for, wait_fo
 from tests.smtp_server import SmtpServer
 
 FINAL = "('shipped', 'cancelled', 'refunded')"
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Sq",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 def stock(engine: Engine, **skus: int) -> None:
@@ -43,7 +36,7 @@ def order(key: str, token: str = "tok_ok", **lines: int) -> dict[str, Any]:
         "customer_name": "Ada Lovelace",
         "currency": "USD",
         "lines": [{"sku": sku.replace("_", "-"), "quantity": qty} for sku, qty in lines.items()],
-        "shipping_address": ADDRESS,
+        "shipping_address": factories.ADDRESS,
         "payment_token": token,
     }
 

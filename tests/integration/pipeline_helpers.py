@@ -46,13 +46,6 @@ __all__ = [
 ]
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Sq",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 MAX_STEPS = 200  # a driver that runs longer than this is looping
 
 
@@ -71,7 +64,7 @@ def place_cmd(
         "customer_name": "Ada Lovelace",
         "currency": currency,
         "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()],
-        "shipping_address": ADDRESS,
+        "shipping_address": factories.ADDRESS,
         "payment_token": token,
     }
     return contracts.parse(contracts.PlaceOrder, (), payload)
