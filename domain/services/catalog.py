@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain.contracts import ContractViolation, OrderLine
-from domain.models import Product, ProductStatus, ProductVariant
+from domain.models import ProductStatus
 
 
 @dataclass(frozen=True)
@@ -44,36 +44,24 @@ class PricedLine:
 
 
 _PRODUCT = (
-    Product.id,
-    Product.sku,
-    Product.name,
-    Product.status,
-    Product.deleted_at,
-    Product.currency,
-    Product.base_price,
-    Product.sale_price,
-    Product.attributes,
+    "p.id, p.sku, p.name, p.status, p.deleted_at, p.currency, p.base_price, p.sale_price,"
+    " p.attributes"
 )
-_VARIANT = (
-    ProductVariant.id.label("variant_id"),
-    ProductVariant.sku.label("variant_sku"),
-    ProductVariant.name.label("variant_name"),
-    ProductVariant.is_active,
-    ProductVariant.deleted_at.label("variant_deleted_at"),
-    ProductVariant.price_adjustment,
-    ProductVariant.attributes.label("variant_attributes"),
+_PRODUCTS = text(f"SELECT {_PRODUCT} FROM products p WHERE p.sku = ANY(:skus)")
+_VARIANTS = text(
+    f"SELECT {_PRODUCT}, v.id AS variant_id, v.sku AS variant_sku, v.name AS variant_name,"
+    " v.is_active, v.deleted_at AS variant_deleted_at, v.price_adjustment,"
+    " v.attributes AS variant_attributes"
+    " FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.sku = ANY(:skus)"
 )
 
 
 def _by_sku(session: Session, skus: list[str]) -> dict[str, Any]:
     """Catalog rows by SKU: products first; variants (with their product) for the rest."""
-    found: dict[str, Any] = {
-        row.sku: row for row in session.execute(select(*_PRODUCT).where(Product.sku.in_(skus)))
-    }
+    found: dict[str, Any] = {row.sku: row for row in session.execute(_PRODUCTS, {"skus": skus})}
     missing = [sku for sku in skus if sku not in found]
     if missing:
-        variants = select(*_PRODUCT, *_VARIANT).join(ProductVariant.product)
-        for row in session.execute(variants.where(ProductVariant.sku.in_(missing))):
+        for row in session.execute(_VARIANTS, {"skus": missing}):
             found[row.variant_sku] = row
     return found
 

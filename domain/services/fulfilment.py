@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain import tables
 from domain.models import OrderStatus, ShippingStatus
 from domain.notifications import Kind
 from domain.services import notify, state, stock
 
 CARRIER = "Backroom Parcel"
+_SHIP = text(
+    "INSERT INTO shipments (order_id, tracking_number, carrier, shipping_method, status,"
+    " shipped_at, estimated_delivery_date, address) VALUES (:order_id, :tracking_number,"
+    " :carrier, :shipping_method, :status, :shipped_at, :estimated_delivery_date,"
+    " CAST(:address AS jsonb))"
+)
 
 
 def tracking_number(order_id: uuid.UUID) -> str:
@@ -29,16 +35,17 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
     stock.ship_out(session, order)
     number = tracking_number(order.id)
     session.execute(
-        insert(tables.shipments).values(
-            order_id=order.id,
-            tracking_number=number,
-            carrier=CARRIER,
-            shipping_method=order.shipping_method,
-            status=ShippingStatus.SHIPPED,
-            shipped_at=now,
-            estimated_delivery_date=now + timedelta(days=3),
-            address=order.shipping_address,
-        )
+        _SHIP,
+        {
+            "order_id": order.id,
+            "tracking_number": number,
+            "carrier": CARRIER,
+            "shipping_method": order.shipping_method,
+            "status": ShippingStatus.SHIPPED.value,
+            "shipped_at": now,
+            "estimated_delivery_date": now + timedelta(days=3),
+            "address": json.dumps(order.shipping_address),
+        },
     )
     state.transition(
         session,

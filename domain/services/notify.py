@@ -13,6 +13,7 @@ shipped, even when a send is retried) and costs one message instead of one per e
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import steps, tables, uow
@@ -79,6 +79,17 @@ _TAKE = text(
 )
 
 
+_PREPARE = text(
+    "INSERT INTO notifications (order_id, kind, recipient, context)"
+    " VALUES (:order_id, :kind, :recipient, CAST(:context AS jsonb))"
+    " ON CONFLICT (order_id, kind) DO NOTHING RETURNING id"
+)
+_SENT = text(
+    "UPDATE notifications SET status = 'sent', sent_at = :now, last_error = NULL,"
+    " attempts = attempts + 1 WHERE id = ANY(:ids)"
+)
+
+
 def _context(rows: Sequence[Any]) -> dict[str, Any]:
     """What the templates show, read from the order as it was placed (its lines never change)."""
     first = rows[0]
@@ -116,13 +127,8 @@ def prepare(
     `send`: stage the order's `notifications.send` now; False when the step staged next sends
     the order's emails anyway (the confirmation goes out with the shipment).
     """
-    stmt = (
-        pg_insert(tables.notifications)
-        .values(order_id=order_id, kind=kind.value, recipient=recipient, context=extra)
-        .on_conflict_do_nothing(index_elements=["order_id", "kind"])
-        .returning(tables.notifications.c.id)
-    )
-    new_id = session.execute(stmt).scalar_one_or_none()
+    params = {"order_id": order_id, "kind": kind.value, "recipient": recipient}
+    new_id = session.execute(_PREPARE, {**params, "context": json.dumps(extra)}).scalar()
     if new_id is not None and send:
         stage_send(session, order_id)
     return new_id is not None
@@ -187,18 +193,8 @@ def send_pending(
 
 
 def sent(session: Session, notification_ids: Sequence[uuid.UUID], now: datetime) -> None:
-    if not notification_ids:
-        return
-    session.execute(
-        update(tables.notifications)
-        .where(tables.notifications.c.id.in_(notification_ids))
-        .values(
-            status=NotificationStatus.SENT,
-            sent_at=now,
-            last_error=None,
-            attempts=tables.notifications.c.attempts + 1,
-        )
-    )
+    if notification_ids:
+        session.execute(_SENT, {"ids": list(notification_ids), "now": now})
 
 
 def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: bool) -> None:

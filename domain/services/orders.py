@@ -47,9 +47,8 @@ class Placed:
     created: bool
 
 
-def order_number(session: Session, now: datetime) -> str:
-    """`ORD-YYYYMMDD-XXXXXX`: unique (from a sequence), not guessable in order."""
-    n = session.execute(text("SELECT nextval('order_number_seq')")).scalar_one()
+def _format_number(n: int, now: datetime) -> str:
+    """`ORD-YYYYMMDD-XXXXXX` from sequence number `n`: unique, not guessable in order."""
     code, value = "", (n * _SPREAD) % _SPACE
     for _ in range(6):
         value, digit = divmod(value, 36)
@@ -57,14 +56,23 @@ def order_number(session: Session, now: datetime) -> str:
     return f"ORD-{now:%Y%m%d}-{code}"
 
 
+# The order with this key, if any, and the next order number (a repeat wastes one; numbers
+# need to be unique, not gapless): one round trip before the work.
+_LOOKUP = text(
+    "SELECT nextval('order_number_seq') AS n, o.id, o.order_number, o.status"
+    " FROM (SELECT 1) AS one LEFT JOIN orders o ON o.idempotency_key = :key"
+)
+_BY_KEY = text("SELECT id, order_number, status FROM orders WHERE idempotency_key = :key")
+
+
 def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
     """Create the order, its lines and its pending payment; stage the reservation."""
-    existing = _by_key(session, cmd.idempotency_key)
-    if existing is not None:
-        return existing
+    found = session.execute(_LOOKUP, {"key": cmd.idempotency_key}).one()
+    if found.id is not None:
+        return Placed(str(found.id), found.order_number, found.status, False)
     lines = price_lines(session, cmd.lines, cmd.currency)
     customer_id = customer_for(session, cmd.customer_email, cmd.customer_name)
-    number = order_number(session, now)
+    number = _format_number(found.n, now)
     order_id = _insert_order(session, cmd, customer_id, number, lines)
     if order_id is None:  # a concurrent duplicate won the race on the idempotency key
         placed = _by_key(session, cmd.idempotency_key)
@@ -75,9 +83,7 @@ def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
 
 
 def _by_key(session: Session, key: str) -> Placed | None:
-    row = session.execute(
-        select(Order.id, Order.order_number, Order.status).where(Order.idempotency_key == key)
-    ).one_or_none()
+    row = session.execute(_BY_KEY, {"key": key}).one_or_none()
     return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
 
 

@@ -8,12 +8,13 @@ order was cancelled is refunded, never kept.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import TextClause, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import steps, tables, uow
@@ -64,7 +65,13 @@ def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture:
 
 
 def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:
-    session.execute(update(_P).where(_P.c.order_id == order_id).values(**values))
+    session.execute(_payment_update(tuple(values)), {**values, "order_id": order_id})
+
+
+@functools.cache
+def _payment_update(columns: tuple[str, ...]) -> TextClause:
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    return text(f"UPDATE payments SET {assignments} WHERE order_id = :order_id")
 
 
 def captured(
@@ -180,7 +187,7 @@ def capture_step(
 ) -> tuple[str, list[Step]]:
     """Read what to charge, charge it outside any transaction, record the outcome (marking the
     message's outbox row consumed); the result and the next steps to publish."""
-    wanted, _ = uow.run(factory, lambda s: request(s, order_id))
+    wanted = uow.read(factory, lambda s: request(s, order_id))
     if wanted is None:
         uow.consume(factory, consumed)
         return "skipped", []
@@ -205,7 +212,7 @@ def refund_step(
     consumed: int | None = None,
 ) -> str:
     """Refund a cancelled order's captured payment under the payment's key; record it."""
-    wanted, _ = uow.run(factory, lambda s: refund_request(s, order_id))
+    wanted = uow.read(factory, lambda s: refund_request(s, order_id))
     if wanted is None:
         uow.consume(factory, consumed)
         return "skipped"

@@ -8,13 +8,14 @@ order is still where the caller found it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from domain.models import OrderStatus
@@ -90,18 +91,11 @@ def load(session: Session, order_id: uuid.UUID) -> OrderState | None:
     )
 
 
-def transition(
-    session: Session,
-    order: OrderState,
-    new: OrderStatus,
-    now: datetime,
-    note: str,
-    **fields: Any,
-) -> bool:
-    """Move `order` from the status it was loaded in to `new`, with its history row."""
-    sets = {**fields, **({_STAMPS[new]: now} if new in _STAMPS else {})}
-    assignments = "".join(f", {name} = :{name}" for name in sets)
-    statement = text(
+@functools.cache
+def _transition_statement(columns: tuple[str, ...]) -> TextClause:
+    """The move, with these extra columns set, and its history row: one statement."""
+    assignments = "".join(f", {name} = :{name}" for name in columns)
+    return text(
         f"""
         WITH moved AS (
             UPDATE orders SET status = :new, version = version + 1{assignments}
@@ -112,6 +106,19 @@ def transition(
         SELECT id, :old, :new, :note FROM moved
         """
     )
+
+
+def transition(
+    session: Session,
+    order: OrderState,
+    new: OrderStatus,
+    now: datetime,
+    note: str,
+    **fields: Any,
+) -> bool:
+    """Move `order` from the status it was loaded in to `new`, with its history row."""
+    sets = {**fields, **({_STAMPS[new]: now} if new in _STAMPS else {})}
+    statement = _transition_statement(tuple(sets))
     params = {"id": order.id, "old": order.status.value, "new": new.value, "note": note, **sets}
     result: Any = session.execute(statement, params)
     moved = bool(result.rowcount == 1)

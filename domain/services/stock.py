@@ -1,8 +1,9 @@
 """Stock moves: reserve (all lines or none), release, ship out, restock; all in the ledger.
 
 No oversell under any concurrency: each change is one conditional UPDATE on the stock row
-(`... WHERE quantity_on_hand - quantity_reserved >= :q`), taken in a fixed order (by table,
-then row id) so two orders never deadlock, with the CHECK constraints behind it as a net.
+(`... WHERE quantity_on_hand - quantity_reserved >= :q`), with its ledger line written by the
+same statement, taken in a fixed order (by table, then row id) so two orders never deadlock,
+with the CHECK constraints behind it as a net.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, insert, or_, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
 from domain import steps, tables
@@ -33,6 +34,50 @@ from domain.uow import stage
 _INVENTORY: Table = Inventory.__table__  # type: ignore[assignment]
 _VARIANTS: Table = InventoryVariant.__table__  # type: ignore[assignment]
 
+# What must hold of a stock row for a change to it: enough free units (or backorders allowed,
+# which only products have), enough units held for the line, or nothing.
+_GUARDS = {
+    ("inventory", "free"): "(quantity_on_hand - quantity_reserved >= :quantity OR allow_backorder)",
+    ("inventory_variants", "free"): "quantity_on_hand - quantity_reserved >= :quantity",
+    ("inventory", "held"): "quantity_reserved >= :quantity",
+    ("inventory_variants", "held"): "quantity_reserved >= :quantity",
+    ("inventory", "any"): "true",
+    ("inventory_variants", "any"): "true",
+}
+_LEDGER_COLUMN = {"inventory": "inventory_id", "inventory_variants": "inventory_variant_id"}
+_SET = (
+    "quantity_on_hand = quantity_on_hand + :on_hand,"
+    " quantity_reserved = quantity_reserved + :reserved, version = version + 1"
+)
+# One conditional UPDATE of a stock row and its ledger line, in one round trip: no row back
+# means the guard did not hold, and then nothing moved and nothing was written.
+_MOVE = {
+    (table, guard): text(
+        f"""
+        WITH changed AS (
+            UPDATE {table} SET {_SET} WHERE id = :row_id AND {condition}
+            RETURNING id, quantity_on_hand, quantity_reserved
+        )
+        INSERT INTO inventory_movements ({_LEDGER_COLUMN[table]}, movement_type, quantity,
+            reason, reference_type, reference_id, resulting_quantity, resulting_reserved)
+        SELECT id, :kind, :quantity, :reason, :reference_type, :reference_id,
+               quantity_on_hand, quantity_reserved
+        FROM changed
+        RETURNING resulting_quantity, resulting_reserved
+        """
+    )
+    for (table, guard), condition in _GUARDS.items()
+}
+# The same change without a ledger line: giving back a reservation this transaction made.
+_UNDO = {
+    table: text(f"UPDATE {table} SET {_SET} WHERE id = :row_id AND {_GUARDS[(table, 'held')]}")
+    for table in _LEDGER_COLUMN
+}
+_FORGET_RESERVATION = text(
+    "DELETE FROM inventory_movements WHERE reference_type = 'order' AND reference_id = :order_id"
+    " AND movement_type = 'reserve'"
+)
+
 
 class UnknownSku(PermanentError):
     pass
@@ -42,60 +87,29 @@ def _table(line: StockLine) -> Table:
     return _INVENTORY if line.table == "inventory" else _VARIANTS
 
 
-def _movement(
+def _move(
+    session: Session,
     line: StockLine,
+    change: tuple[int, int],
+    guard: str,
     kind: MovementType,
-    after: tuple[int, int],
     ref: tuple[str, uuid.UUID],
     reason: str,
-) -> dict[str, object]:
-    column = "inventory_id" if line.table == "inventory" else "inventory_variant_id"
-    other = "inventory_variant_id" if line.table == "inventory" else "inventory_id"
-    return {
-        column: line.row_id,
-        other: None,
-        "movement_type": kind.value,
+) -> tuple[int, int] | None:
+    """Change a stock row by (on hand, reserved) if `guard` holds, with its ledger line; the
+    row's (on hand, reserved) after, or None if the guard did not hold (nothing changed)."""
+    params = {
+        "row_id": line.row_id,
+        "on_hand": change[0],
+        "reserved": change[1],
         "quantity": line.quantity,
+        "kind": kind.value,
         "reason": reason,
         "reference_type": ref[0],
         "reference_id": ref[1],
-        "resulting_quantity": after[0],
-        "resulting_reserved": after[1],
     }
-
-
-def _record(session: Session, movements: list[dict[str, object]]) -> None:
-    if movements:
-        session.execute(insert(tables.inventory_movements), movements)
-
-
-def _change(
-    session: Session, line: StockLine, on_hand: int, reserved: int, guard: ColumnElement[bool]
-) -> tuple[int, int] | None:
-    """One conditional UPDATE of a stock row; None if the guard did not hold."""
-    table = _table(line)
-    stmt = (
-        update(table)
-        .where(table.c.id == line.row_id, guard)
-        .values(
-            quantity_on_hand=table.c.quantity_on_hand + on_hand,
-            quantity_reserved=table.c.quantity_reserved + reserved,
-            version=table.c.version + 1,
-        )
-        .returning(table.c.quantity_on_hand, table.c.quantity_reserved)
-    )
-    row = session.execute(stmt).one_or_none()
+    row = session.execute(_MOVE[(line.table, guard)], params).one_or_none()
     return None if row is None else (row[0], row[1])
-
-
-def _can_reserve(line: StockLine) -> ColumnElement[bool]:
-    table = _table(line)
-    enough = table.c.quantity_on_hand - table.c.quantity_reserved >= line.quantity
-    return or_(enough, table.c.allow_backorder) if line.table == "inventory" else enough
-
-
-def _holds(line: StockLine) -> ColumnElement[bool]:
-    return _table(line).c.quantity_reserved >= line.quantity
 
 
 def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:
@@ -132,41 +146,38 @@ def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:
 
 
 def _reserve_all(session: Session, order: state.OrderState) -> str | None:
-    """Reserve each line in lock order; on a shortage give back what was taken, name the SKU."""
-    done: list[tuple[StockLine, tuple[int, int]]] = []
-    for line in order.lines:
-        after = _change(session, line, 0, line.quantity, _can_reserve(line))
-        if after is None:
-            for taken, _ in done:
-                _change(session, taken, 0, -taken.quantity, _holds(taken))
-            return line.sku
-        done.append((line, after))
+    """Reserve each line in lock order; on a shortage give back what was taken (and its ledger
+    lines: nothing moved in the end), name the SKU."""
     ref = ("order", order.id)
-    _record(session, [_movement(ln, MovementType.RESERVE, a, ref, "reserved") for ln, a in done])
+    taken: list[StockLine] = []
+    for line in order.lines:
+        if _move(session, line, (0, line.quantity), "free", MovementType.RESERVE, ref, "reserved"):
+            taken.append(line)
+            continue
+        for held in taken:
+            back = {"row_id": held.row_id, "on_hand": 0, "reserved": -held.quantity}
+            session.execute(_UNDO[held.table], {**back, "quantity": held.quantity})
+        if taken:
+            session.execute(_FORGET_RESERVATION, {"order_id": order.id})
+        return line.sku
     return None
 
 
 def release(session: Session, order: state.OrderState, reason: str) -> None:
     """Give back what a reserved order held (each line once, whatever retries happen)."""
-    movements = []
     for line in order.lines:
-        after = _change(session, line, 0, -line.quantity, _holds(line))
-        if after is not None:
-            movements.append(
-                _movement(line, MovementType.RELEASE, after, ("order", order.id), reason)
-            )
-    _record(session, movements)
+        change = (0, -line.quantity)
+        _move(session, line, change, "held", MovementType.RELEASE, ("order", order.id), reason)
 
 
 def ship_out(session: Session, order: state.OrderState) -> None:
     """Stock leaves the shelf: on hand and reserved both drop by each line's quantity."""
-    movements = []
     for line in order.lines:
-        after = _change(session, line, -line.quantity, -line.quantity, _holds(line))
-        if after is None:
+        change = (-line.quantity, -line.quantity)
+        if not _move(
+            session, line, change, "held", MovementType.OUT, ("order", order.id), "shipped"
+        ):
             raise PermanentError(f"order {order.order_number}: {line.sku} was not reserved")
-        movements.append(_movement(line, MovementType.OUT, after, ("order", order.id), "shipped"))
-    _record(session, movements)
 
 
 def restock(session: Session, sku: str, quantity: int, reason: str, key: str) -> dict[str, object]:
@@ -177,9 +188,10 @@ def restock(session: Session, sku: str, quantity: int, reason: str, key: str) ->
     session.execute(select(table.c.id).where(table.c.id == line.row_id).with_for_update())
     if _already(session, line, reference):
         return {"sku": sku, "added": 0, "duplicate": True}
-    after = _change(session, line, quantity, 0, table.c.id == line.row_id)
+    after = _move(
+        session, line, (quantity, 0), "any", MovementType.IN, ("restock", reference), reason
+    )
     assert after is not None
-    _record(session, [_movement(line, MovementType.IN, after, ("restock", reference), reason)])
     return {"sku": sku, "added": quantity, "quantity_on_hand": after[0], "duplicate": False}
 
 

@@ -58,6 +58,7 @@ _OPEN = text(
     " CASE WHEN :status = 'authorized' THEN now() END)"
     f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
 )
+_READ = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key")
 _LOCK = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key FOR UPDATE")
 _ATTEMPT = text(
     f"UPDATE {SCHEMA}.payments SET authorize_attempts = authorize_attempts + 1,"
@@ -108,6 +109,7 @@ class SimulatedGateway:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._engine = engine.execution_options(isolation_level="READ COMMITTED")
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._slow_seconds = slow_seconds
         self._sleep = sleep
         self.install(engine)
@@ -131,16 +133,20 @@ class SimulatedGateway:
             raise PaymentDeclined("unknown payment token")
         if token == "tok_slow":
             self._sleep(self._slow_seconds)  # before any transaction: nothing held while slow
-        with self._engine.begin() as conn:
-            created, payment = _open(conn, idempotency_key, amount, currency, token)
-            if not created:
+        values = {"key": idempotency_key, "amount": amount, "currency": currency, "token": token}
+        first = {**values, "reference": _reference(idempotency_key), "status": _outcome(token, 1)}
+        with self._autocommit.connect() as conn:  # a first sight is one statement
+            payment = _row_or_none(conn, _OPEN, **first)
+        if payment is None:  # seen before: locked, checked, attempted again if still pending
+            with self._engine.begin() as conn:
+                payment = _row(conn, _LOCK, key=idempotency_key)
                 _check_same_request(payment, amount, currency, token)
                 if payment.status == "pending":
                     payment = _attempt(conn, payment)
         return _authorization(payment)
 
     def capture(self, *, idempotency_key: str, authorization: Authorization) -> Capture:
-        with self._engine.begin() as conn:
+        with self._autocommit.connect() as conn:  # each statement is its own transaction
             captured = _row_or_none(
                 conn,
                 _CAPTURE,
@@ -150,8 +156,8 @@ class SimulatedGateway:
                 currency=authorization.currency,
             )
             # none: captured already (a retry), or not this authorization's to capture
-            locked = None if captured else _row_or_none(conn, _LOCK, key=idempotency_key)
-            payment = captured or _check_capturable(locked, authorization)
+            found = None if captured else _row_or_none(conn, _READ, key=idempotency_key)
+            payment = captured or _check_capturable(found, authorization)
         assert payment.captured_at is not None
         return Capture(payment.reference, payment.amount, _utc(payment.captured_at))
 
@@ -184,19 +190,6 @@ class SimulatedGateway:
 
 
 # --- one step each ---------------------------------------------------------------------------
-
-
-def _open(
-    conn: Connection, key: str, amount: int, currency: str, token: str
-) -> tuple[bool, _Payment]:
-    """The payment named by `key` (created on first sight with its first attempt made), locked
-    until the transaction ends, and whether it was created now."""
-    values = {"key": key, "amount": amount, "currency": currency, "token": token}
-    params = {**values, "reference": _reference(key), "status": _outcome(token, 1)}
-    created = _row_or_none(conn, _OPEN, **params)
-    if created is not None:
-        return True, created
-    return False, _row(conn, _LOCK, key=key)
 
 
 def _row_or_none(conn: Connection, statement: TextClause, **params: object) -> _Payment | None:
