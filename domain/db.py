@@ -10,6 +10,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from domain.sql import PREPARE_OPTION
+
 APPLICATION_NAME = "backroom"
 
 
@@ -20,13 +22,19 @@ def to_url(url: str | URL) -> URL:
 
 
 def make_engine(
-    url: str | URL, *, pool_size: int = 5, echo: bool = False, pre_ping: bool = True
+    url: str | URL,
+    *,
+    pool_size: int = 5,
+    echo: bool = False,
+    pre_ping: bool = True,
+    prepare: bool = True,
 ) -> Engine:
     """One engine per process (create it after a fork, never before).
 
     `pool_size=0` gives an engine without a pool, for one-shot commands. Workers turn
     `pre_ping` off (a round trip per checkout): a dead connection fails its task, which is
-    retried, and the pool drops every connection of a server that went away.
+    retried, and the pool drops every connection of a server that went away. `prepare=False`
+    runs `domain.sql` statements unprepared (for a pooler in transaction mode).
     """
     pooling: dict[str, object] = (
         {"poolclass": NullPool}
@@ -41,7 +49,7 @@ def make_engine(
         **pooling,
     )
     event.listen(engine, "connect", _set_utc)
-    return engine
+    return engine if prepare else engine.execution_options(**{PREPARE_OPTION: False})
 
 
 def _set_utc(dbapi_connection: object, _record: object) -> None:

@@ -19,15 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from domain.sql import Statement
 
 T = TypeVar("T")
 OUTBOX_ID = "outbox_id"  # the keyword argument a published step carries
 _STAGED = "backroom.staged_steps"
-_CONSUME = text("UPDATE outbox SET consumed_at = now() WHERE id = :id AND consumed_at IS NULL")
+_CONSUME = Statement("UPDATE outbox SET consumed_at = now() WHERE id = :id AND consumed_at IS NULL")
 # The handled row consumed (if any) and the staged rows written, in one round trip.
-_FINISH = text(
+_FINISH = Statement(
     """
     WITH consumed AS (
         UPDATE outbox SET consumed_at = now() WHERE id = :consumed AND consumed_at IS NULL
@@ -72,7 +74,7 @@ def _finish(session: Session, consumed: int | None) -> list[Step]:
     rows = session.info.pop(_STAGED, [])
     if not rows:
         if consumed is not None:
-            session.execute(_CONSUME, {"id": consumed})
+            _CONSUME.run(session, {"id": consumed})
         return []
     staged_rows = json.dumps(
         [
@@ -80,7 +82,7 @@ def _finish(session: Session, consumed: int | None) -> list[Step]:
             for row in rows
         ]
     )
-    written = session.execute(_FINISH, {"consumed": consumed, "rows": staged_rows})
+    written = _FINISH.run(session, {"consumed": consumed, "rows": staged_rows})
     return [Step(row.id, row.task, row.kwargs) for row in written]
 
 

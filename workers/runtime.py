@@ -43,7 +43,9 @@ def database_url(settings: Settings) -> str:
 
 
 def build(settings: Settings) -> Runtime:
-    engine = make_engine(database_url(settings), pool_size=2, pre_ping=False)
+    engine = make_engine(
+        database_url(settings), pool_size=2, pre_ping=False, prepare=settings.db_prepare
+    )
     outbox = Path(settings.data_dir) / "mail"
     return Runtime(
         settings=settings,

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = None
+    db_prepare: bool = True  # plan hot statements once per connection (off behind a pooler
+    # in transaction mode, which does not keep a client on one server session)
     broker_url: str | None = None
     result_backend: str | None = None
     timezone: str = "UTC"

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain.contracts import ContractViolation, OrderLine
 from domain.models import ProductStatus
+from domain.sql import Statement
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ _PRODUCT = (
     "p.id, p.sku, p.name, p.status, p.deleted_at, p.currency, p.base_price, p.sale_price,"
     " p.attributes"
 )
-_PRODUCTS = text(f"SELECT {_PRODUCT} FROM products p WHERE p.sku = ANY(:skus)")
-_VARIANTS = text(
+_PRODUCTS = Statement(f"SELECT {_PRODUCT} FROM products p WHERE p.sku = ANY(:skus)")
+_VARIANTS = Statement(
     f"SELECT {_PRODUCT}, v.id AS variant_id, v.sku AS variant_sku, v.name AS variant_name,"
     " v.is_active, v.deleted_at AS variant_deleted_at, v.price_adjustment,"
     " v.attributes AS variant_attributes"
@@ -58,10 +58,10 @@ _VARIANTS = text(
 
 def _by_sku(session: Session, skus: list[str]) -> dict[str, Any]:
     """Catalog rows by SKU: products first; variants (with their product) for the rest."""
-    found: dict[str, Any] = {row.sku: row for row in session.execute(_PRODUCTS, {"skus": skus})}
+    found: dict[str, Any] = {row.sku: row for row in _PRODUCTS.run(session, {"skus": skus})}
     missing = [sku for sku in skus if sku not in found]
     if missing:
-        for row in session.execute(_VARIANTS, {"skus": missing}):
+        for row in _VARIANTS.run(session, {"skus": missing}):
             found[row.variant_sku] = row
     return found
 

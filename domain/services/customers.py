@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from domain.contracts import ContractViolation
 from domain.models import Customer
+from domain.sql import Statement
 
 _CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 
 _FIND = text("SELECT id, user_type, false AS created FROM users WHERE email = :email")
 # One round trip: create the guest user unless the email is known, and say which happened.
-_FIND_OR_CREATE = text(
+_FIND_OR_CREATE = Statement(
     """
     WITH created AS (
         INSERT INTO users (id, email, username, first_name, last_name, user_type, status)
@@ -44,8 +45,8 @@ def customer_for(session: Session, email: str, name: str | None) -> uuid.UUID:
     email = email.strip().lower()
     first, last = _names(email, name)
     username = "guest_" + hashlib.sha256(email.encode()).hexdigest()[:20]
-    row = session.execute(
-        _FIND_OR_CREATE,
+    row = _FIND_OR_CREATE.run(
+        session,
         {"id": uuid.uuid4(), "email": email, "username": username, "first": first, "last": last},
     ).one_or_none()
     if row is None:  # a concurrent order created it after this statement's snapshot: look again

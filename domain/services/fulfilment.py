@@ -7,15 +7,15 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain.models import OrderStatus, ShippingStatus
 from domain.notifications import Kind
 from domain.services import notify, state, stock
+from domain.sql import Statement
 
 CARRIER = "Backroom Parcel"
-_SHIP = text(
+_SHIP = Statement(
     "INSERT INTO shipments (order_id, tracking_number, carrier, shipping_method, status,"
     " shipped_at, estimated_delivery_date, address) VALUES (:order_id, :tracking_number,"
     " :carrier, :shipping_method, :status, :shipped_at, :estimated_delivery_date,"
@@ -34,8 +34,8 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
         return "skipped" if order is None else order.status.value
     stock.ship_out(session, order)
     number = tracking_number(order.id)
-    session.execute(
-        _SHIP,
+    _SHIP.run(
+        session,
         {
             "order_id": order.id,
             "tracking_number": number,

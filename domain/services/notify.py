@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import steps, tables, uow
 from domain.models import NotificationStatus
 from domain.notifications import Kind, render
 from domain.ports import Mailer, MailRejected, MailUnavailable
+from domain.sql import Statement
 
 __all__ = [
     "Claimed",
@@ -64,7 +65,7 @@ class Delivery:
 
 # The order's pending notifications, oldest first, locked in that order (a second sender
 # waits, then sees them sent), each with the order and its lines.
-_TAKE = text(
+_TAKE = Statement(
     """
     SELECT n.id, n.kind, n.recipient, n.context,
            o.order_number, o.currency, o.total_amount, o.shipping_address,
@@ -79,12 +80,12 @@ _TAKE = text(
 )
 
 
-_PREPARE = text(
+_PREPARE = Statement(
     "INSERT INTO notifications (order_id, kind, recipient, context)"
     " VALUES (:order_id, :kind, :recipient, CAST(:context AS jsonb))"
     " ON CONFLICT (order_id, kind) DO NOTHING RETURNING id"
 )
-_SENT = text(
+_SENT = Statement(
     "UPDATE notifications SET status = 'sent', sent_at = :now, last_error = NULL,"
     " attempts = attempts + 1 WHERE id = ANY(:ids)"
 )
@@ -128,7 +129,7 @@ def prepare(
     the order's emails anyway (the confirmation goes out with the shipment).
     """
     params = {"order_id": order_id, "kind": kind.value, "recipient": recipient}
-    new_id = session.execute(_PREPARE, {**params, "context": json.dumps(extra)}).scalar()
+    new_id = _PREPARE.run(session, {**params, "context": json.dumps(extra)}).scalar()
     if new_id is not None and send:
         stage_send(session, order_id)
     return new_id is not None
@@ -144,7 +145,7 @@ def stage_send(session: Session, order_id: uuid.UUID) -> None:
 def take(session: Session, order_id: uuid.UUID) -> list[Claimed]:
     """Lock the order's pending notifications for this transaction, oldest first."""
     by_id: dict[uuid.UUID, list[Any]] = {}
-    for row in session.execute(_TAKE, {"order_id": order_id}):
+    for row in _TAKE.run(session, {"order_id": order_id}):
         by_id.setdefault(row.id, []).append(row)
     return [
         Claimed(nid, Kind(rows[0].kind), rows[0].recipient, _context(rows))
@@ -194,7 +195,7 @@ def send_pending(
 
 def sent(session: Session, notification_ids: Sequence[uuid.UUID], now: datetime) -> None:
     if notification_ids:
-        session.execute(_SENT, {"ids": list(notification_ids), "now": now})
+        _SENT.run(session, {"ids": list(notification_ids), "now": now})
 
 
 def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: bool) -> None:

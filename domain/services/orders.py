@@ -23,6 +23,7 @@ from domain.notifications import Kind
 from domain.services import notify, state, stock
 from domain.services.catalog import PricedLine, price_lines
 from domain.services.customers import customer_for
+from domain.sql import Statement
 from domain.uow import stage
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -58,7 +59,7 @@ def _format_number(n: int, now: datetime) -> str:
 
 # The order with this key, if any, and the next order number (a repeat wastes one; numbers
 # need to be unique, not gapless): one round trip before the work.
-_LOOKUP = text(
+_LOOKUP = Statement(
     "SELECT nextval('order_number_seq') AS n, o.id, o.order_number, o.status"
     " FROM (SELECT 1) AS one LEFT JOIN orders o ON o.idempotency_key = :key"
 )
@@ -67,7 +68,7 @@ _BY_KEY = text("SELECT id, order_number, status FROM orders WHERE idempotency_ke
 
 def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
     """Create the order, its lines and its pending payment; stage the reservation."""
-    found = session.execute(_LOOKUP, {"key": cmd.idempotency_key}).one()
+    found = _LOOKUP.run(session, {"key": cmd.idempotency_key}).one()
     if found.id is not None:
         return Placed(str(found.id), found.order_number, found.status, False)
     lines = price_lines(session, cmd.lines, cmd.currency)
@@ -87,7 +88,7 @@ def _by_key(session: Session, key: str) -> Placed | None:
     return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
 
 
-_INSERT = text(
+_INSERT = Statement(
     """
     WITH o AS (
         INSERT INTO orders (id, order_number, idempotency_key, customer_id, customer_email,
@@ -145,7 +146,7 @@ def _insert_order(
         "items": json.dumps(items),
         "details": json.dumps({"token": cmd.payment_token}),
     }
-    return session.execute(_INSERT, params).scalar_one_or_none()
+    return _INSERT.run(session, params).scalar_one_or_none()
 
 
 def status(session: Session, number: str) -> dict[str, Any]:

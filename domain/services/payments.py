@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import TextClause, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import steps, tables, uow
@@ -22,10 +22,11 @@ from domain.models import OrderStatus, PaymentStatus
 from domain.notifications import Kind
 from domain.ports import Capture, PaymentDeclined, PaymentGateway, Refund
 from domain.services import notify, state, stock
+from domain.sql import Statement
 from domain.uow import Step, stage
 
 _P = tables.payments
-_REQUEST = text(
+_REQUEST = Statement(
     "SELECT p.idempotency_key, p.amount, p.currency, p.status, p.details, "
     "o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id "
     "WHERE p.order_id = :id"
@@ -43,7 +44,7 @@ class ChargeRequest:
 
 def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
     """What to charge for a confirmed order whose payment is still open; else None."""
-    row = session.execute(_REQUEST, {"id": order_id}).one_or_none()
+    row = _REQUEST.run(session, {"id": order_id}).one_or_none()
     if row is None or row.order_status != OrderStatus.CONFIRMED:
         return None
     if row.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
@@ -65,13 +66,13 @@ def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture:
 
 
 def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:
-    session.execute(_payment_update(tuple(values)), {**values, "order_id": order_id})
+    _payment_update(tuple(values)).run(session, {**values, "order_id": order_id})
 
 
 @functools.cache
-def _payment_update(columns: tuple[str, ...]) -> TextClause:
+def _payment_update(columns: tuple[str, ...]) -> Statement:
     assignments = ", ".join(f"{name} = :{name}" for name in columns)
-    return text(f"UPDATE payments SET {assignments} WHERE order_id = :order_id")
+    return Statement(f"UPDATE payments SET {assignments} WHERE order_id = :order_id")
 
 
 def captured(

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from domain.models import OrderStatus
+from domain.sql import Statement
 
 log = logging.getLogger("backroom.orders")
 
@@ -29,7 +29,7 @@ _STAMPS = {
     OrderStatus.CANCELLED: "cancelled_at",
 }
 
-_LOAD = text(
+_LOAD = Statement(
     """
     SELECT o.id, o.order_number, o.status, o.payment_status, o.customer_email, o.currency,
            o.total_amount, o.shipping_method, o.shipping_address,
@@ -72,7 +72,7 @@ class OrderState:
 
 def load(session: Session, order_id: uuid.UUID) -> OrderState | None:
     """The order and its stock lines (sorted in lock order), with the order row locked."""
-    rows = session.execute(_LOAD, {"id": order_id}).all()
+    rows = _LOAD.run(session, {"id": order_id}).all()
     if not rows:
         return None
     first = rows[0]
@@ -92,10 +92,10 @@ def load(session: Session, order_id: uuid.UUID) -> OrderState | None:
 
 
 @functools.cache
-def _transition_statement(columns: tuple[str, ...]) -> TextClause:
+def _transition_statement(columns: tuple[str, ...]) -> Statement:
     """The move, with these extra columns set, and its history row: one statement."""
     assignments = "".join(f", {name} = :{name}" for name in columns)
-    return text(
+    return Statement(
         f"""
         WITH moved AS (
             UPDATE orders SET status = :new, version = version + 1{assignments}
@@ -120,7 +120,7 @@ def transition(
     sets = {**fields, **({_STAMPS[new]: now} if new in _STAMPS else {})}
     statement = _transition_statement(tuple(sets))
     params = {"id": order.id, "old": order.status.value, "new": new.value, "note": note, **sets}
-    result: Any = session.execute(statement, params)
+    result: Any = statement.run(session, params)
     moved = bool(result.rowcount == 1)
     if moved:
         log.info("order=%s %s -> %s: %s", order.order_number, order.status.value, new.value, note)

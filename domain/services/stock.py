@@ -29,6 +29,7 @@ from domain.models import (
 from domain.notifications import Kind
 from domain.services import notify, state
 from domain.services.state import StockLine
+from domain.sql import Statement
 from domain.uow import stage
 
 _INVENTORY: Table = Inventory.__table__  # type: ignore[assignment]
@@ -52,7 +53,7 @@ _SET = (
 # One conditional UPDATE of a stock row and its ledger line, in one round trip: no row back
 # means the guard did not hold, and then nothing moved and nothing was written.
 _MOVE = {
-    (table, guard): text(
+    (table, guard): Statement(
         f"""
         WITH changed AS (
             UPDATE {table} SET {_SET} WHERE id = :row_id AND {condition}
@@ -108,8 +109,8 @@ def _move(
         "reference_type": ref[0],
         "reference_id": ref[1],
     }
-    row = session.execute(_MOVE[(line.table, guard)], params).one_or_none()
-    return None if row is None else (row[0], row[1])
+    row = _MOVE[(line.table, guard)].run(session, params).one_or_none()
+    return None if row is None else (row.resulting_quantity, row.resulting_reserved)
 
 
 def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:

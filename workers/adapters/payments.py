@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Connection, Engine, text
 
 from domain.ports import Authorization, Capture, PaymentDeclined, PaymentUnavailable, Refund
+from domain.sql import Statement
 
 SCHEMA = "payment_sim"
 FLAKY_FAILURES = 2
@@ -51,28 +52,28 @@ _COLUMNS = (
 # A key seen before inserts nothing (no conflict target, so a concurrent insert of the same key
 # is waited for and then skipped on either unique index) and goes the slow way: locked, checked,
 # attempted again if pending.
-_OPEN = text(
+_OPEN = Statement(
     f"INSERT INTO {SCHEMA}.payments (key, reference, token, amount, currency, status,"
     " authorize_attempts, authorized_at)"
     " VALUES (:key, :reference, :token, :amount, :currency, :status, 1,"
     " CASE WHEN :status = 'authorized' THEN now() END)"
     f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
 )
-_READ = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key")
-_LOCK = text(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key FOR UPDATE")
-_ATTEMPT = text(
+_READ = Statement(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key")
+_LOCK = Statement(f"SELECT {_COLUMNS} FROM {SCHEMA}.payments WHERE key = :key FOR UPDATE")
+_ATTEMPT = Statement(
     f"UPDATE {SCHEMA}.payments SET authorize_attempts = authorize_attempts + 1,"
     " status = :status,"
     " authorized_at = CASE WHEN :status = 'authorized' THEN now() END"
     f" WHERE key = :key RETURNING {_COLUMNS}"
 )
 # Captures the authorization it was given, and nothing else; no row back means "look closer".
-_CAPTURE = text(
+_CAPTURE = Statement(
     f"UPDATE {SCHEMA}.payments SET status = 'captured', captured_at = now()"
     " WHERE key = :key AND status = 'authorized' AND reference = :reference"
     f" AND amount = :amount AND currency = :currency RETURNING {_COLUMNS}"
 )
-_REFUND = text(
+_REFUND = Statement(
     f"UPDATE {SCHEMA}.payments SET status = 'refunded', refunded_amount = :amount,"
     f" refunded_at = now() WHERE key = :key RETURNING {_COLUMNS}"
 )
@@ -192,13 +193,13 @@ class SimulatedGateway:
 # --- one step each ---------------------------------------------------------------------------
 
 
-def _row_or_none(conn: Connection, statement: TextClause, **params: object) -> _Payment | None:
-    row = conn.execute(statement, params).one_or_none()
+def _row_or_none(conn: Connection, statement: Statement, **params: object) -> _Payment | None:
+    row = statement.run(conn, params).one_or_none()
     return None if row is None else _Payment(**row._asdict())
 
 
-def _row(conn: Connection, statement: TextClause, **params: object) -> _Payment:
-    return _Payment(**conn.execute(statement, params).one()._asdict())
+def _row(conn: Connection, statement: Statement, **params: object) -> _Payment:
+    return _Payment(**statement.run(conn, params).one()._asdict())
 
 
 def _attempt(conn: Connection, payment: _Payment) -> _Payment:
