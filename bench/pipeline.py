@@ -7,8 +7,9 @@
    5 messages per shipped order (place, reserve, capture, fulfil, one send for both emails);
    a chain of 5 no-ops is measured too, as the same number of Celery hops.
 3. The same SQL done by one plain psycopg2 loop (`bench/plain_sql.py`).
-Prints orders/s, p50/p99 enqueue-to-final latency and worker CPU per order for each, and the
-pipeline's share of the no-op chain rate (the target is at least 0.5).
+Prints orders/s, p50/p99 enqueue-to-final latency, worker CPU per order (the loop's own CPU
+for the plain loop) and the local servers' CPU per order (PostgreSQL, Redis, RabbitMQ) for
+each, and the pipeline's share of the no-op chain rate (the target is at least 0.5).
 `BENCH_LOG_LEVEL=INFO` keeps the pipeline worker's per-task timings in `bench/pipeline.log`.
 """
 
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,9 @@ def spawned(argv: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def cpu_seconds(root: psutil.Process) -> float:
+def _cpu(processes: Iterable[psutil.Process]) -> float:
     total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
+    for proc in processes:
         try:
             times = proc.cpu_times()
             total += times.user + times.system
@@ -79,12 +80,27 @@ def cpu_seconds(root: psutil.Process) -> float:
     return total
 
 
+def cpu_seconds(root: psutil.Process) -> float:
+    """CPU seconds used so far by `root` and its children."""
+    return _cpu([root, *root.children(recursive=True)])
+
+
+SERVERS = frozenset({"postgres", "redis-server", "beam.smp"})
+
+
+def servers_cpu() -> float:
+    """CPU seconds used so far by the local PostgreSQL, Redis and RabbitMQ processes."""
+    return _cpu(p for p in psutil.process_iter(["name"]) if p.info["name"] in SERVERS)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def figures(sent: dict[str, float], done: dict[str, float], cpu: float) -> dict[str, float]:
+def figures(
+    sent: dict[str, float], done: dict[str, float], cpu: float, servers: float
+) -> dict[str, float]:
     latencies = [done[k] - sent[k] for k in sent if k in done]
     span = max(done.values()) - min(sent.values())
     return {
@@ -92,6 +108,7 @@ def figures(sent: dict[str, float], done: dict[str, float], cpu: float) -> dict[
         "p50_ms": 1000 * percentile(latencies, 0.5),
         "p99_ms": 1000 * percentile(latencies, 0.99),
         "cpu_ms_per_order": 1000 * cpu / len(sent),
+        "servers_ms_per_order": 1000 * servers / len(sent),
     }
 
 
@@ -130,7 +147,7 @@ def bench_noop(args: argparse.Namespace, env: dict[str, str], hops: int = 4) -> 
         argv, {**env, "PYTHONPATH": str(REPO / "bench")}, REPO / "bench" / "noop.log"
     ) as worker:
         wait_ready(noop_app.app)
-        cpu0, sent = cpu_seconds(worker), {}
+        cpu0, servers0, sent = cpu_seconds(worker), servers_cpu(), {}
         for n in range(args.orders):
             key = str(n)
             sent[key] = time.time()
@@ -141,9 +158,9 @@ def bench_noop(args: argparse.Namespace, env: dict[str, str], hops: int = 4) -> 
         while store.hlen(f"bench:{RUN}-{hops}") < args.orders:
             time.sleep(0.05)
         done = {k.decode(): float(v) for k, v in store.hgetall(f"bench:{RUN}-{hops}").items()}
-        cpu = cpu_seconds(worker) - cpu0
+        cpu, servers = cpu_seconds(worker) - cpu0, servers_cpu() - servers0
         store.delete(f"bench:{RUN}-{hops}")
-    return figures(sent, done, cpu)
+    return figures(sent, done, cpu, servers)
 
 
 def _finals(engine: Any) -> dict[str, float]:
@@ -181,7 +198,7 @@ def bench_pipeline(
     client = BackroomClient(args.broker)
     with spawned(argv, env, REPO / "bench" / "pipeline.log") as worker:
         wait_ready(client.app)
-        cpu0, sent = cpu_seconds(worker), {}
+        cpu0, servers0, sent = cpu_seconds(worker), servers_cpu(), {}
         for n in range(args.orders):
             key = f"bench-{RUN}-{n}"
             sent[key] = time.time()
@@ -203,10 +220,15 @@ def bench_pipeline(
             ).scalar():
                 time.sleep(0.1)
                 conn.rollback()
-        cpu = cpu_seconds(worker) - cpu0
+        cpu, servers = cpu_seconds(worker) - cpu0, servers_cpu() - servers0
     client.close()
     engine.dispose()
-    return figures(sent, done, cpu)
+    return figures(sent, done, cpu, servers)
+
+
+def bench_plain(database: str, orders: int) -> dict[str, float]:
+    dsn = to_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
+    return plain_sql.run(str(dsn), orders, servers_cpu)
 
 
 def prepare(server: str) -> tuple[str, list[str]]:
@@ -250,12 +272,16 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     broker = args.broker.split("://")[0]
     cores = os.cpu_count()
     print(f"\n{args.orders} orders, broker {broker}, worker -c {args.concurrency}, {cores} cores")
-    print(f"{'':<26}{'orders/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/order':>14}")
+    print(
+        f"{'':<26}{'orders/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/order':>14}"
+        f"{'servers CPU':>13}"
+    )
     for name, r in results.items():
         nan = float("nan")
         print(
             f"{name:<26}{r['orders_per_second']:>10.1f}{r.get('p50_ms', nan):>10.0f}"
             f"{r.get('p99_ms', nan):>10.0f}{r.get('cpu_ms_per_order', nan):>14.1f}"
+            f"{r.get('servers_ms_per_order', nan):>13.1f}"
         )
     share = (
         results["pipeline (5 hops)"]["orders_per_second"]
@@ -298,14 +324,7 @@ def main() -> None:
                 "no-op chain of 4": bench_noop(args, env),
                 "no-op chain of 5": bench_noop(args, env, hops=5),
                 "pipeline (5 hops)": bench_pipeline(args, env, database, skus),
-                "plain SQL loop (1 conn)": plain_sql.run(
-                    str(
-                        to_url(database)
-                        .set(drivername="postgresql")
-                        .render_as_string(hide_password=False)
-                    ),
-                    args.orders,
-                ),
+                "plain SQL loop (1 conn)": bench_plain(database, args.orders),
             }
         finally:
             drop(args.database)
