@@ -57,7 +57,7 @@ class Statement:
         if not conn.get_execution_options().get(PREPARE_OPTION, True):
             return conn.execute(self.plain, params or {})
         if self.name not in _prepared_on(conn):
-            conn.exec_driver_sql(self._prepare)
+            conn.exec_driver_sql(self._prepare, execution_options={"no_parameters": True})
             _prepared_on(conn).add(self.name)
         return conn.execute(self._execute, params or {})
 

@@ -28,6 +28,15 @@ def test_given_a_statement_when_run_twice_then_prepared_once_with_the_plain_rows
         assert _prepared(conn).count(SUM.name) == 1
 
 
+def test_given_a_percent_sign_in_the_sql_when_run_then_it_is_sql_not_a_placeholder(
+    engine: Engine,
+) -> None:
+    like = Statement("SELECT CAST(:word AS text) LIKE 'x%' AS matched")
+    with engine.connect() as conn:
+        assert like.run(conn, {"word": "xyz"}).scalar() is True
+        assert like.run(conn, {"word": "abc"}).scalar() is False
+
+
 def test_given_a_rolled_back_transaction_when_run_again_then_still_prepared(
     engine: Engine,
 ) -> None:
