@@ -56,9 +56,10 @@ class Statement:
         conn = session.connection() if isinstance(session, Session) else session
         if not conn.get_execution_options().get(PREPARE_OPTION, True):
             return conn.execute(self.plain, params or {})
-        if self.name not in _prepared_on(conn):
+        prepared = _prepared_on(conn)
+        if self.name not in prepared:
             conn.exec_driver_sql(self._prepare, execution_options={"no_parameters": True})
-            _prepared_on(conn).add(self.name)
+            prepared.add(self.name)
         return conn.execute(self._execute, params or {})
 
 

@@ -1,19 +1,12 @@
-"""The mapped tables as Core `Table`s, for the hot path: statements on them skip the ORM's
-per-statement machinery (bulk persistence, entity loading) and cost a plain round trip."""
+"""The mapped tables as Core `Table`s, for the few statements still built with Core (a cancel,
+a refund): they skip the ORM's per-statement machinery. The hot path's statements are
+`domain.sql.Statement`s, written once and prepared per connection."""
 
 from __future__ import annotations
 
 from sqlalchemy import Table
 
-from domain.models import (
-    InventoryMovement,
-    Notification,
-    Order,
-    OrderItem,
-    OrderStatusHistory,
-    Payment,
-    Shipment,
-)
+from domain.models import Notification, Order, Payment
 
 
 def _table(model: type) -> Table:
@@ -23,9 +16,5 @@ def _table(model: type) -> Table:
 
 
 orders = _table(Order)
-order_items = _table(OrderItem)
-order_status_history = _table(OrderStatusHistory)
 payments = _table(Payment)
-shipments = _table(Shipment)
-inventory_movements = _table(InventoryMovement)
 notifications = _table(Notification)

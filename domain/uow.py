@@ -27,8 +27,7 @@ from domain.sql import Statement
 T = TypeVar("T")
 OUTBOX_ID = "outbox_id"  # the keyword argument a published step carries
 _STAGED = "backroom.staged_steps"
-_CONSUME = Statement("UPDATE outbox SET consumed_at = now() WHERE id = :id AND consumed_at IS NULL")
-# The handled row consumed (if any) and the staged rows written, in one round trip.
+# The handled row consumed (if any) and the staged rows (if any) written, in one round trip.
 _FINISH = Statement(
     """
     WITH consumed AS (
@@ -72,9 +71,7 @@ def staged(session: Session) -> list[dict[str, Any]]:
 def _finish(session: Session, consumed: int | None) -> list[Step]:
     """Mark the handled message's row consumed and write the staged rows; the new steps."""
     rows = session.info.pop(_STAGED, [])
-    if not rows:
-        if consumed is not None:
-            _CONSUME.run(session, {"id": consumed})
+    if not rows and consumed is None:
         return []
     staged_rows = json.dumps(
         [
