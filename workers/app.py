@@ -13,7 +13,7 @@ from celery import Celery
 from celery.app.log import TaskFormatter
 from celery.signals import after_setup_logger
 
-from workers import embedded, routing
+from workers import embedded, routing, transport
 from workers.settings import Settings, load_settings
 
 # One line per event; inside a task every line (ours and the domain's) names the task and its id.
@@ -46,6 +46,8 @@ def _transport_options(settings: Settings, broker: str) -> dict[str, object]:
 def create_app(settings: Settings) -> Celery:
     app = Celery("backroom", include=TASK_MODULES, task_cls="workers.base:BackroomTask")
     broker = _broker(settings)
+    if broker.split("://")[0].split("+")[0] in transport.SCHEMES:
+        transport.install()  # one Redis command client per channel, not one per command
     app.conf.update(
         broker_url=broker,
         result_backend=settings.result_backend or (broker if broker.startswith("redis") else None),
