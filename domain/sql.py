@@ -11,21 +11,64 @@ Prepared statements live in the server session, so they need a connection that s
 server session (a direct connection, or a pooler in session mode). An engine made with
 `make_engine(..., prepare=False)` (the setting `BACKROOM_DB_PREPARE=false`) runs the same text
 plainly, as behind PgBouncer in transaction mode.
+
+A prepared statement runs straight on the DBAPI cursor of the connection SQLAlchemy holds (in
+its transaction): SQLAlchemy's per-execution machinery (execution context, result metadata)
+cost more client CPU than psycopg2 itself, on statements whose shape never changes. Errors go
+through SQLAlchemy's own handler, so they arrive as `sqlalchemy.exc` errors and a lost server
+invalidates the connection and the pool exactly as with `Connection.execute`. When anything
+listens to the engine's events, or it echoes SQL, statements take SQLAlchemy's path so the
+listeners and the log see them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections import namedtuple
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Result, TextClause, text
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
 
 PREPARE_OPTION = "backroom_prepare"  # an engine execution option; default on
 _PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # what `text()` takes for a bind parameter
 _PREPARED = "backroom.prepared"  # connection info: (DBAPI connection, names prepared on it)
+
+
+class Rows(list[Any]):
+    """A statement's rows, all fetched; each row is a tuple with its columns as attributes."""
+
+    rowcount = -1
+
+    def __init__(self, rows: Iterable[Any] = (), rowcount: int = -1) -> None:
+        super().__init__(rows)
+        self.rowcount = rowcount
+
+    def all(self) -> list[Any]:
+        return list(self)
+
+    def first(self) -> Any:
+        return self[0] if self else None
+
+    def one_or_none(self) -> Any:
+        if len(self) > 1:
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
+        return self.first()
+
+    def one(self) -> Any:
+        if not self:
+            raise NoResultFound("No row was found when one was required")
+        return self.one_or_none()
+
+    def scalar(self) -> Any:
+        return self[0][0] if self else None
+
+    def scalar_one_or_none(self) -> Any:
+        row = self.one_or_none()
+        return None if row is None else row[0]
 
 
 class Statement:
@@ -45,22 +88,64 @@ class Statement:
         self._execute = text(
             f"EXECUTE {self.name}({arguments})" if order else f"EXECUTE {self.name}"
         )
+        pyformat = ", ".join(f"%({name})s" for name in order)
+        self._execute_dbapi = (
+            f"EXECUTE {self.name}({pyformat})" if order else f"EXECUTE {self.name}"
+        )
+        self._row_types: dict[tuple[str, ...], Any] = {}
 
     def __repr__(self) -> str:
         return f"Statement({self.name}: {' '.join(self.sql.split())[:60]!r})"
 
-    def run(
-        self, session: Session | Connection, params: Mapping[str, Any] | None = None
-    ) -> Result[Any]:
-        """Execute on `session`'s connection (preparing it there first if needed); the result."""
+    def run(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> Rows:
+        """Execute on `session`'s connection (preparing it there first if needed); its rows."""
         conn = session.connection() if isinstance(session, Session) else session
+        params = params or {}
         if not conn.get_execution_options().get(PREPARE_OPTION, True):
-            return conn.execute(self.plain, params or {})
+            result = conn.execute(self.plain, params)
+            return Rows(result.all() if result.returns_rows else (), result.rowcount)
         prepared = _prepared_on(conn)
-        if self.name not in prepared:
-            conn.exec_driver_sql(self._prepare, execution_options={"no_parameters": True})
-            prepared.add(self.name)
-        return conn.execute(self._execute, params or {})
+        if _instrumented(conn):
+            if self.name not in prepared:
+                conn.exec_driver_sql(self._prepare, execution_options={"no_parameters": True})
+                prepared.add(self.name)
+            result = conn.execute(self._execute, params)
+            return Rows(result.all() if result.returns_rows else (), result.rowcount)
+        return self._run_on_cursor(conn, prepared, params)
+
+    def _run_on_cursor(
+        self, conn: Connection, prepared: set[str], params: Mapping[str, Any]
+    ) -> Rows:
+        if not conn.in_transaction():
+            conn.begin()  # as `Connection.execute` would (autobegin)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        statement = self._prepare
+        try:
+            if self.name not in prepared:
+                cursor.execute(statement)  # no parameters: a % in the SQL stays SQL
+                prepared.add(self.name)
+            statement = self._execute_dbapi
+            cursor.execute(statement, params)
+            if cursor.description is None:
+                return Rows((), cursor.rowcount)
+            row_type = self._row_type(cursor.description)
+            return Rows(map(row_type._make, cursor.fetchall()), cursor.rowcount)
+        except Exception as error:
+            conn._handle_dbapi_exception(error, statement, params, cursor, None)
+        finally:
+            cursor.close()
+
+    def _row_type(self, description: Any) -> Any:
+        names = tuple(column[0] for column in description)
+        found = self._row_types.get(names)
+        if found is None:
+            found = self._row_types[names] = namedtuple("Row", names, rename=True)
+        return found
+
+
+def _instrumented(conn: Connection) -> bool:
+    """Whether SQLAlchemy must see each statement: event listeners, or SQL echoed to the log."""
+    return bool(conn._has_events or conn.engine._has_events or conn._echo)
 
 
 def _prepared_on(conn: Connection) -> set[str]:

@@ -146,7 +146,8 @@ def _insert_order(
         "items": json.dumps(items),
         "details": json.dumps({"token": cmd.payment_token}),
     }
-    return _INSERT.run(session, params).scalar_one_or_none()
+    inserted: uuid.UUID | None = _INSERT.run(session, params).scalar_one_or_none()
+    return inserted
 
 
 def status(session: Session, number: str) -> dict[str, Any]:

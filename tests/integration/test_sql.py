@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, text
+import pytest
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
 
 from domain.db import make_engine
 from domain.sql import Statement
 
+PID = Statement("SELECT pg_backend_pid()")
 SUM = Statement("SELECT CAST(:a AS int) + CAST(:a AS int) AS twice, CAST(:b AS text) AS word")
 
 
@@ -70,3 +73,81 @@ def test_given_prepare_off_when_run_then_nothing_prepared_and_the_same_rows(
             assert _prepared(conn) == []
     finally:
         plain_engine.dispose()
+
+
+def test_given_a_failing_statement_when_run_then_a_sqlalchemy_error_and_the_session_recovers(
+    engine: Engine,
+) -> None:
+    divide = Statement("SELECT 1 / CAST(:n AS int) AS q")
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError) as raised:
+            divide.run(conn, {"n": 0})
+        conn.rollback()
+
+        assert "division by zero" in str(raised.value)
+        assert raised.value.connection_invalidated is False
+        assert divide.run(conn, {"n": 2}).scalar() == 0
+
+
+def test_given_the_server_session_killed_when_run_then_operational_error_and_a_new_one_next(
+    engine: Engine,
+) -> None:
+    """What a task's retry relies on: a lost server is `OperationalError`, the pool drops it."""
+    with engine.connect() as conn:
+        pid = PID.run(conn).scalar()
+        conn.commit()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        with pytest.raises(OperationalError) as raised:
+            PID.run(conn)
+        assert raised.value.connection_invalidated is True
+        conn.rollback()
+
+        assert PID.run(conn).scalar() != pid
+
+
+def test_given_a_connection_outside_a_transaction_when_a_write_runs_then_commit_keeps_it(
+    engine: Engine,
+) -> None:
+    insert = Statement("INSERT INTO outbox (task, kwargs) VALUES (:task, '{}') RETURNING id")
+    with engine.connect() as conn:
+        new_id = insert.run(conn, {"task": "test.sql"}).scalar()
+        conn.commit()
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT task FROM outbox WHERE id = :id"), {"id": new_id})
+        assert kept.scalar() == "test.sql"
+        conn.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": new_id})
+        conn.commit()
+
+
+def test_given_rows_when_asked_for_one_then_none_or_many_are_errors(engine: Engine) -> None:
+    series = Statement("SELECT n FROM generate_series(1, CAST(:n AS int)) AS n")
+    with engine.connect() as conn:
+        with pytest.raises(NoResultFound):
+            series.run(conn, {"n": 0}).one()
+        with pytest.raises(MultipleResultsFound):
+            series.run(conn, {"n": 2}).one_or_none()
+        assert series.run(conn, {"n": 0}).one_or_none() is None
+        assert [row.n for row in series.run(conn, {"n": 3})] == [1, 2, 3]
+
+
+def test_given_an_event_listener_when_run_then_it_sees_every_statement(
+    database_url: str,
+) -> None:
+    seen: list[str] = []
+    listened = make_engine(database_url, pool_size=1)
+    event.listen(listened, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    try:
+        with listened.connect() as conn:
+            SUM.run(conn, {"a": 1, "b": "a"})
+            SUM.run(conn, {"a": 2, "b": "b"})
+
+        assert [s for s in seen if SUM.name in s] == [
+            f"PREPARE {SUM.name} AS SELECT CAST($1 AS int) + CAST($1 AS int) AS twice,"
+            " CAST($2 AS text) AS word",
+            f"EXECUTE {SUM.name}(%(a)s, %(b)s)",
+            f"EXECUTE {SUM.name}(%(a)s, %(b)s)",
+        ]
+    finally:
+        listened.dispose()
