@@ -144,8 +144,20 @@ class Statement:
 
 
 def _instrumented(conn: Connection) -> bool:
-    """Whether SQLAlchemy must see each statement: event listeners, or SQL echoed to the log."""
-    return bool(conn._has_events or conn.engine._has_events or conn._echo)
+    """Whether SQLAlchemy must see each statement: execution listeners, or SQL echoed to the log.
+
+    (An engine with an isolation level set has events of its own, for the connect step only.)"""
+    if conn._echo:
+        return True
+    if not (conn._has_events or conn.engine._has_events):
+        return False
+    listeners = conn.dispatch
+    return bool(
+        listeners.before_execute
+        or listeners.after_execute
+        or listeners.before_cursor_execute
+        or listeners.after_cursor_execute
+    )
 
 
 def _prepared_on(conn: Connection) -> set[str]:

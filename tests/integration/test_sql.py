@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
 
 from domain.db import make_engine
-from domain.sql import Statement
+from domain.sql import Statement, _instrumented
 
 PID = Statement("SELECT pg_backend_pid()")
 SUM = Statement("SELECT CAST(:a AS int) + CAST(:a AS int) AS twice, CAST(:b AS text) AS word")
@@ -141,6 +141,7 @@ def test_given_an_event_listener_when_run_then_it_sees_every_statement(
     try:
         with listened.connect() as conn:
             SUM.run(conn, {"a": 1, "b": "a"})
+        with listened.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             SUM.run(conn, {"a": 2, "b": "b"})
 
         assert [s for s in seen if SUM.name in s] == [
@@ -151,3 +152,12 @@ def test_given_an_event_listener_when_run_then_it_sees_every_statement(
         ]
     finally:
         listened.dispose()
+
+
+def test_given_an_isolation_level_and_no_listener_when_run_then_on_the_cursor(
+    engine: Engine,
+) -> None:
+    """Such an engine has events of its own (to set the level); they do not need statements."""
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        assert SUM.run(conn, {"a": 1, "b": "a"}).one().twice == 2
+        assert not _instrumented(conn)
