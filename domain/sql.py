@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 PREPARE_OPTION = "backroom_prepare"  # an engine execution option; default on
 _PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # what `text()` takes for a bind parameter
+_CONNECTION = "backroom.connection"  # session info: (its transaction, that one's connection)
 _PREPARED = "backroom.prepared"  # connection info: (DBAPI connection, names prepared on it)
 
 
@@ -92,14 +93,14 @@ class Statement:
         self._execute_dbapi = (
             f"EXECUTE {self.name}({pyformat})" if order else f"EXECUTE {self.name}"
         )
-        self._row_types: dict[tuple[str, ...], Any] = {}
+        self._rows: Any = None  # the named tuple of its rows, made on the first run
 
     def __repr__(self) -> str:
         return f"Statement({self.name}: {' '.join(self.sql.split())[:60]!r})"
 
     def run(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> Rows:
         """Execute on `session`'s connection (preparing it there first if needed); its rows."""
-        conn = session.connection() if isinstance(session, Session) else session
+        conn = _connection(session) if isinstance(session, Session) else session
         params = params or {}
         if not conn.get_execution_options().get(PREPARE_OPTION, True):
             result = conn.execute(self.plain, params)
@@ -136,11 +137,26 @@ class Statement:
             cursor.close()
 
     def _row_type(self, description: Any) -> Any:
-        names = tuple(column[0] for column in description)
-        found = self._row_types.get(names)
-        if found is None:
-            found = self._row_types[names] = namedtuple("Row", names, rename=True)
+        """The named tuple of this statement's rows. Its SQL names its columns, so one type
+        serves every run; a different column count (`*` after a migration) builds it anew."""
+        found = self._rows
+        if found is None or len(found._fields) != len(description):
+            names = tuple(column[0] for column in description)
+            found = self._rows = namedtuple("Row", names, rename=True)
         return found
+
+
+def _connection(session: Session) -> Connection:
+    """`session.connection()`, remembered for the session's current transaction (the call walks
+    the session's state machine each time; a unit of work runs a dozen statements)."""
+    transaction = session.get_transaction()
+    known = session.info.get(_CONNECTION)
+    if transaction is not None and known is not None and known[0] is transaction:
+        conn: Connection = known[1]
+        return conn
+    conn = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), conn)
+    return conn
 
 
 def _instrumented(conn: Connection) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
+from sqlalchemy.orm import Session
 
 from domain.db import make_engine
 from domain.sql import Statement, _instrumented
@@ -161,3 +162,18 @@ def test_given_an_isolation_level_and_no_listener_when_run_then_on_the_cursor(
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         assert SUM.run(conn, {"a": 1, "b": "a"}).one().twice == 2
         assert not _instrumented(conn)
+
+
+def test_given_one_session_over_several_transactions_when_run_then_each_uses_its_own(
+    engine: Engine,
+) -> None:
+    """A session remembers its transaction's connection; a new transaction is a new one."""
+    with Session(engine) as session:
+        first = PID.run(session).scalar()
+        session.connection().invalidate()  # the server session is gone: a new one next
+        session.rollback()
+        second = PID.run(session).scalar()
+        again = PID.run(session).scalar()
+
+    assert second != first
+    assert again == second
