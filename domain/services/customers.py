@@ -17,12 +17,14 @@ _CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 
 _FIND = text("SELECT id, user_type, false AS created FROM users WHERE email = :email")
 # One round trip: create the guest user unless the email is known, and say which happened.
+# No conflict target: two orders creating the same guest at once collide on the username (made
+# from the email) as well as the email, and PostgreSQL only absorbs a collision on an arbiter.
 _FIND_OR_CREATE = Statement(
     """
     WITH created AS (
         INSERT INTO users (id, email, username, first_name, last_name, user_type, status)
         VALUES (:id, :email, :username, :first, :last, 'customer', 'active')
-        ON CONFLICT (email) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING id, user_type
     )
     SELECT id, user_type, true AS created FROM created

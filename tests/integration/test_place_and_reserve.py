@@ -4,15 +4,18 @@ Celery), checked where an operator would look: the database and the provider's l
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, text
 
 from domain import steps
 from domain.contracts import ContractViolation
+from domain.db import session_factory
 from domain.models import ProductStatus
-from domain.services import fulfilment
+from domain.services import customers, fulfilment
 from tests.integration.pipeline_helpers import (
     NOW,
     Pipeline,
@@ -309,3 +312,25 @@ def test_given_declined_card_when_driven_then_cancelled_stock_released_customer_
     assert pipeline.gateway.captures() == 0
     assert [row["status"] for row in pipeline.gateway.ledger()] == ["declined"]
     assert scalar(engine, "SELECT count(*) FROM shipments") == 0
+
+
+def test_given_one_new_email_in_eight_orders_at_once_then_one_customer_and_no_error(
+    engine: Engine,
+) -> None:
+    """Eight workers placing the first orders of one new customer at the same moment (a
+    duplicated message, or a shopper's double click) all find the same guest account."""
+    factory = session_factory(engine)
+    for round_ in range(15):
+        email = f"race-{round_}-{uuid.uuid4().hex[:6]}@example.com"
+        start = threading.Barrier(8)
+
+        def find(email: str = email, start: threading.Barrier = start) -> uuid.UUID:
+            with factory() as session, session.begin():
+                start.wait()
+                return customers.customer_for(session, email, "Ada Lovelace")
+
+        with ThreadPoolExecutor(8) as pool:
+            found = [f.result() for f in [pool.submit(find) for _ in range(8)]]
+
+        assert len(set(found)) == 1
+        assert scalar(engine, "SELECT count(*) FROM users WHERE email = :e", e=email) == 1
