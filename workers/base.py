@@ -73,7 +73,15 @@ def publish(steps: list[Step]) -> None:
 
     try:
         for step in steps:
-            app.send_task(step.task, kwargs=step.message_kwargs())
+            kwargs = step.message_kwargs()
+            app.send_task(
+                step.task,
+                kwargs=kwargs,
+                ignore_result=True,  # internal steps: nobody waits for their results
+                add_to_parent=False,  # nor lists them among the sender's results
+                argsrepr="()",
+                kwargsrepr=repr(kwargs),  # ids only: no need for Celery's guarded repr
+            )
     except BrokerError:
         log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
 

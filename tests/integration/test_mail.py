@@ -6,6 +6,8 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable
+from email import message_from_bytes
+from email.policy import compat32
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,13 @@ from pydantic import SecretStr
 
 from domain.notifications import Kind, render
 from domain.ports import Email, MailRejected, MailUnavailable
-from workers.adapters.mail import FileMailer, SmtpMailer, from_settings, smtp_mailer_from_settings
+from workers.adapters.mail import (
+    FileMailer,
+    SmtpMailer,
+    build_message,
+    from_settings,
+    smtp_mailer_from_settings,
+)
 from workers.settings import load_settings
 
 if TYPE_CHECKING:
@@ -233,3 +241,34 @@ def test_given_settings_then_the_mailer_follows_them(tmp_path: Path) -> None:
     assert (smtp.host, smtp.port, smtp.sender) == ("mail.example.com", 587, settings.smtp_from)
     assert isinstance(from_settings(settings, simulate=False, outbox=tmp_path), SmtpMailer)
     assert isinstance(from_settings(settings, simulate=True, outbox=tmp_path), FileMailer)
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        Email(
+            to="ada@example.com", subject="Your order BR-1 is confirmed", text="Hi\n", html="<p/>"
+        ),
+        Email(to="ada@example.com", subject="Shipped " + "word " * 30, text="A long subject\n"),
+        Email(to="José <jose@example.com>", subject="Commande expédiée", text="Voilà\n", html="é"),
+        Email(to="a" * 70 + "@example.com", subject="x", text="y\n", headers={"X-A": "b " * 60}),
+    ],
+    ids=["plain", "long-subject", "non-ascii", "long-headers"],
+)
+def test_given_a_message_then_its_bytes_are_those_of_the_stdlib_compat32_policy(
+    email: Email,
+) -> None:
+    """The mail module writes short ASCII headers without compat32's folding machinery; what it
+    writes must be byte for byte what compat32 writes (long or encoded values fold the same)."""
+    message = build_message(email, "Shop <shop@example.com>")
+
+    assert message.as_bytes() == message.as_bytes(policy=compat32)
+    assert message.as_bytes().count(b"\n--=_") == (2 + 1 if email.html else 0)
+
+
+def test_given_a_multipart_message_when_parsed_then_both_bodies_come_back() -> None:
+    email = Email(to="ada@example.com", subject="s", text="=_ and -- in text\n", html="<b>=_</b>")
+    parsed = message_from_bytes(build_message(email, "shop@example.com").as_bytes())
+
+    bodies = [part.get_payload(decode=True) for part in parsed.walk() if not part.is_multipart()]
+    assert bodies == [b"=_ and -- in text\n", b"<b>=_</b>"]

@@ -20,6 +20,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from hashlib import sha256
 from pathlib import Path
@@ -36,6 +37,27 @@ DEFAULT_SENDER = "backroom@localhost.localdomain"
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable bodies (the default for UTF-8 is base64)
+
+
+class _Compat32(Compat32):
+    """`compat32`, writing a header that needs no folding as it is.
+
+    Every header this module sets is ASCII (non-ASCII values arrive RFC 2047 encoded) and
+    free of line breaks; compat32 still runs each one through its `Header` folding machinery,
+    which was half the cost of a message. A value that is ASCII, has no line break and fits
+    on one line comes out the same either way; anything else takes compat32's own path.
+    """
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value:
+            line = f"{name}: {value}"
+            if not self.max_line_length or len(line) <= self.max_line_length:
+                return line + self.linesep
+        folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
+        return folded
+
+
+POLICY = _Compat32()
 
 
 def build_message(email: Email, sender: str) -> Message:
@@ -55,7 +77,9 @@ def _build(email: Email, sender: str) -> Message:
     text = _text_part(email.text, "plain")
     message: Message = text
     if email.html is not None:
-        message = MIMEMultipart("alternative")
+        # "=_" never occurs in quoted-printable text, so the boundary needs no search of the
+        # bodies (the generator's own boundary compiles a regular expression per message).
+        message = MIMEMultipart("alternative", boundary=f"=_{uuid.uuid4().hex}", policy=POLICY)
         message.attach(text)
         message.attach(_text_part(email.html, "html"))
     name, address = parseaddr(sender)
@@ -75,7 +99,7 @@ def _build(email: Email, sender: str) -> Message:
 
 
 def _text_part(body: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype)
+    part = MIMENonMultipart("text", subtype, policy=POLICY)
     part.set_payload(body, _UTF8)
     return part
 
@@ -213,13 +237,17 @@ def _file_stem(message_id: str) -> str:
 
 def _write_atomically(path: Path, content: bytes) -> None:
     """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temporary.write_bytes(content)
+        try:
+            temporary.write_bytes(content)
+        except FileNotFoundError:  # the first message (or the folder was removed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(content)
         os.replace(temporary, path)
-    finally:
+    except BaseException:
         temporary.unlink(missing_ok=True)
+        raise
 
 
 def smtp_mailer_from_settings(settings: Settings) -> SmtpMailer:
