@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from domain.errors import RetryableError
 from domain.services import dead_letters
 from domain.uow import Step, run
 from workers import runtime as rt_module
+from workers.publisher import StepPublisher
 
 log = logging.getLogger("backroom.tasks")
 
@@ -69,21 +71,17 @@ def publish(steps: list[Step]) -> None:
     """
     if not steps:
         return
-    from workers.app import app
-
     try:
-        for step in steps:
-            kwargs = step.message_kwargs()
-            app.send_task(
-                step.task,
-                kwargs=kwargs,
-                ignore_result=True,  # internal steps: nobody waits for their results
-                add_to_parent=False,  # nor lists them among the sender's results
-                argsrepr="()",
-                kwargsrepr=repr(kwargs),  # ids only: no need for Celery's guarded repr
-            )
+        _publisher().publish(steps)
     except BrokerError:
         log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
+
+
+@functools.cache
+def _publisher() -> StepPublisher:
+    from workers.app import app
+
+    return StepPublisher(app)
 
 
 OrderStep = Callable[[Session, uuid.UUID, datetime], str]
@@ -108,3 +106,4 @@ def _build_runtime(**_: Any) -> None:
 @worker_process_shutdown.connect
 def _close_runtime(**_: Any) -> None:
     rt_module.close()
+    _publisher().close()
