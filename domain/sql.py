@@ -131,7 +131,11 @@ class Statement:
                 return Rows((), cursor.rowcount)
             row_type = self._row_type(cursor.description)
             return Rows(map(row_type._make, cursor.fetchall()), cursor.rowcount)
-        except Exception as error:
+        except conn.dialect.loaded_dbapi.Error as error:  # the database's: as SQLAlchemy's
+            conn._handle_dbapi_exception(error, statement, params, cursor, None)
+        except Exception:  # not the database's (a soft time limit, say): passed on as it is
+            raise
+        except BaseException as error:  # an exit: SQLAlchemy drops the connection, so do we
             conn._handle_dbapi_exception(error, statement, params, cursor, None)
         finally:
             cursor.close()

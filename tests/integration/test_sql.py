@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
 from sqlalchemy.orm import Session
@@ -177,3 +178,23 @@ def test_given_one_session_over_several_transactions_when_run_then_each_uses_its
 
     assert second != first
     assert again == second
+
+
+class _Interrupting:
+    """A parameter whose conversion raises what Celery raises inside a task at its soft
+    time limit, at the point a real one would arrive: in the middle of the statement."""
+
+    def __conform__(self, _protocol: object) -> None:
+        raise SoftTimeLimitExceeded()
+
+
+def test_given_a_soft_time_limit_mid_statement_then_it_arrives_as_itself(engine: Engine) -> None:
+    """The task's retry policy names `SoftTimeLimitExceeded`; wrapped in a SQLAlchemy error
+    it would not retry but become a dead letter."""
+    echo = Statement("SELECT CAST(:x AS text) AS x")
+    with engine.connect() as conn:
+        with pytest.raises(SoftTimeLimitExceeded):
+            echo.run(conn, {"x": _Interrupting()})
+        conn.rollback()
+
+        assert echo.run(conn, {"x": "still usable"}).scalar() == "still usable"
