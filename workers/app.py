@@ -36,7 +36,7 @@ def _broker(settings: Settings) -> str:
     return f"redis+socket://{embedded.redis_socket(Path(settings.data_dir))}"
 
 
-def _transport_options(settings: Settings, broker: str) -> dict[str, object]:
+def transport_options(settings: Settings, broker: str) -> dict[str, object]:
     options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout}
     if settings.broker_key_prefix and broker.startswith("redis"):
         options["global_keyprefix"] = settings.broker_key_prefix
@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> Celery:
         task_routes=(routing.route,),
         worker_send_task_events=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options=_transport_options(settings, broker),
+        broker_transport_options=transport_options(settings, broker),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
         enable_utc=True,
         timezone="UTC",

@@ -193,9 +193,14 @@ def _await_worker(client: BackroomClient, timeout: float = 60) -> None:
 def _drive(
     engine: Engine, urls: Any, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
+    from workers.app import transport_options
     from workers.summary import collect
 
-    client = BackroomClient(urls.broker_url, result_backend=urls.result_backend)
+    client = BackroomClient(
+        urls.broker_url,
+        result_backend=urls.result_backend,
+        transport_options=transport_options(settings, urls.broker_url),  # the key prefix too
+    )
     run_id = uuid.uuid4().hex[:8]
     try:
         _await_worker(client)

@@ -1,0 +1,76 @@
+"""`backroom demo`, the main job, run as a user runs it: a process of its own, given servers
+(the run's PostgreSQL in a database of its own, the run's Redis), real workers and beat."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+from sqlalchemy import text
+
+from domain.db import make_engine
+from tests.e2e.harness import REPO, Broker
+
+ORDERS = 40
+
+
+def _figure(output: str, label: str) -> int:
+    found = re.search(rf"^\s*{label}\s+([\d,]+)\s*$", output, re.MULTILINE)
+    assert found, f"no '{label}' line in the summary:\n{output}"
+    return int(found.group(1).replace(",", ""))
+
+
+def _started_by(data_dir: Path) -> list[psutil.Process]:
+    """Processes still running with this demo's data folder in their environment."""
+    left = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("BACKROOM_DATA_DIR") == str(data_dir):
+                left.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return left
+
+
+def test_given_servers_when_the_demo_runs_then_every_order_ends_and_it_stops_what_it_started(
+    scratch_database: str, redis_broker: Broker, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "BACKROOM_DATABASE_URL": scratch_database,
+        "BACKROOM_BROKER_URL": redis_broker.url,
+        "BACKROOM_RESULT_BACKEND": redis_broker.result_backend,
+        "BACKROOM_BROKER_KEY_PREFIX": f"{redis_broker.key_prefix}demo:",
+        "BACKROOM_DATA_DIR": str(tmp_path),
+        "BACKROOM_MAILER": "file",
+    }
+    argv = [sys.executable, "-m", "workers.cli", "demo", "--orders", str(ORDERS)]
+    argv += ["--products", "60", "--customers", "20", "-c", "2", "--timeout", "240"]
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=400)
+    output = done.stdout + done.stderr
+
+    assert done.returncode == 0, output
+    shipped, cancelled = _figure(output, "shipped"), _figure(output, "cancelled")
+    assert _figure(output, "orders placed") == ORDERS
+    assert shipped + cancelled == ORDERS
+    assert shipped > 0
+    emails = _figure(output, "emails sent")
+    assert emails == len(list((tmp_path / "mail").glob("*.eml")))
+    engine = make_engine(scratch_database, pool_size=0)
+    try:
+        with engine.connect() as conn:
+            below_zero = conn.execute(
+                text("SELECT count(*) FROM inventory WHERE quantity_on_hand < 0")
+            ).scalar()
+            captures = conn.execute(
+                text("SELECT count(*) FROM payment_sim.payments WHERE status = 'captured'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert below_zero == 0
+    assert captures == shipped
+    assert _started_by(tmp_path) == []
