@@ -284,6 +284,11 @@ CHAIN4, CHAIN5, PIPELINE, PLAIN = (
 )
 
 
+def share(round_: dict[str, dict[str, float]], baseline: str) -> float:
+    """The pipeline's rate over `baseline`'s, in one round."""
+    return round_[PIPELINE]["orders_per_second"] / round_[baseline]["orders_per_second"]
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -310,10 +315,8 @@ def report(rounds: list[dict[str, dict[str, float]]], args: argparse.Namespace) 
             f"{row.get('servers_ms_per_order', nan):>13.1f}"
         )
     for baseline, note in ((CHAIN4, " (target >= 0.50)"), (CHAIN5, " (the same Celery hops)")):
-        shares = [
-            r[PIPELINE]["orders_per_second"] / r[baseline]["orders_per_second"] for r in rounds
-        ]
-        each = ", ".join(f"{share:.2f}" for share in shares)
+        shares = [share(r, baseline) for r in rounds]
+        each = ", ".join(f"{value:.2f}" for value in shares)
         print(f"pipeline / {baseline}: median {median(shares):.2f}{note}; rounds: {each}")
 
 
@@ -354,11 +357,10 @@ def main() -> None:
                         PIPELINE: bench_pipeline(args, env, database, skus, round_),
                     }
                 )
-                share = (
-                    rounds[-1][PIPELINE]["orders_per_second"]
-                    / rounds[-1][CHAIN4]["orders_per_second"]
+                print(
+                    f"round {round_ + 1}/{args.rounds}: pipeline / chain of 4 ="
+                    f" {share(rounds[-1], CHAIN4):.2f}"
                 )
-                print(f"round {round_ + 1}/{args.rounds}: pipeline / chain of 4 = {share:.2f}")
             rounds[-1][PLAIN] = bench_plain(database, args.orders)
         finally:
             drop(args.database)

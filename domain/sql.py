@@ -29,7 +29,7 @@ from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, CursorResult, TextClause, text
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,11 @@ class Rows(list[Any]):
     def __init__(self, rows: Iterable[Any] = (), rowcount: int = -1) -> None:
         super().__init__(rows)
         self.rowcount = rowcount
+
+    @classmethod
+    def of(cls, result: CursorResult[Any]) -> Rows:
+        """The rows of a statement SQLAlchemy ran."""
+        return cls(result.all() if result.returns_rows else (), result.rowcount)
 
     def all(self) -> list[Any]:
         return list(self)
@@ -103,15 +108,13 @@ class Statement:
         conn = _connection(session) if isinstance(session, Session) else session
         params = params or {}
         if not conn.get_execution_options().get(PREPARE_OPTION, True):
-            result = conn.execute(self.plain, params)
-            return Rows(result.all() if result.returns_rows else (), result.rowcount)
+            return Rows.of(conn.execute(self.plain, params))
         prepared = _prepared_on(conn)
         if _instrumented(conn):
             if self.name not in prepared:
                 conn.exec_driver_sql(self._prepare, execution_options={"no_parameters": True})
                 prepared.add(self.name)
-            result = conn.execute(self._execute, params)
-            return Rows(result.all() if result.returns_rows else (), result.rowcount)
+            return Rows.of(conn.execute(self._execute, params))
         return self._run_on_cursor(conn, prepared, params)
 
     def _run_on_cursor(
