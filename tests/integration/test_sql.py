@@ -198,3 +198,61 @@ def test_given_a_soft_time_limit_mid_statement_then_it_arrives_as_itself(engine:
         conn.rollback()
 
         assert echo.run(conn, {"x": "still usable"}).scalar() == "still usable"
+
+
+def test_given_the_server_session_killed_then_the_pools_older_connections_are_not_used_again(
+    database_url: str,
+) -> None:
+    """Without pre-ping (as in workers) a pooled connection to a server that went away would
+    fail the next task that gets it: a lost server retires every connection made before."""
+    workers_engine = make_engine(database_url, pool_size=4, pre_ping=False)
+    try:
+        idle = [workers_engine.connect() for _ in range(3)]
+        older = {PID.run(c).scalar() for c in idle}
+        for c in idle:
+            c.close()
+        with workers_engine.connect() as conn:
+            pid = PID.run(conn).scalar()
+            conn.commit()
+            _terminate(database_url, pid)
+            with pytest.raises(OperationalError):
+                PID.run(conn)
+            conn.rollback()
+        handed_out = [workers_engine.connect() for _ in range(3)]
+
+        assert not {PID.run(c).scalar() for c in handed_out} & (older | {pid})
+        for c in handed_out:
+            c.close()
+    finally:
+        workers_engine.dispose()
+
+
+def _terminate(database_url: str, pid: int) -> None:
+    admin = make_engine(database_url, pool_size=0)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+class _Exiting:
+    """A parameter whose conversion raises `SystemExit`, in the middle of the statement."""
+
+    def __conform__(self, _protocol: object) -> None:
+        raise SystemExit(3)
+
+
+def test_given_an_exit_mid_statement_then_it_arrives_as_itself_and_the_connection_is_dropped(
+    engine: Engine,
+) -> None:
+    """An exit may leave a statement half sent: that server session must not be used again."""
+    echo = Statement("SELECT CAST(:x AS text) AS x")
+    with engine.connect() as conn:
+        pid = PID.run(conn).scalar()
+        with pytest.raises(SystemExit):
+            echo.run(conn, {"x": _Exiting()})
+
+        assert conn.invalidated
+        conn.rollback()
+        assert PID.run(conn).scalar() != pid
