@@ -7,6 +7,7 @@ v1; a breaking change is a new task name. Every public task is read from the que
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -60,16 +61,16 @@ class ContractViolation(PermanentError):
         self.field = field
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class OrderLine(_Payload):
+class OrderLine(Payload):
     sku: Sku
     quantity: StrictInt = Field(ge=1, le=1000)
 
 
-class ShippingAddress(_Payload):
+class ShippingAddress(Payload):
     name: Text
     line1: Text
     line2: Text | None = None
@@ -80,7 +81,7 @@ class ShippingAddress(_Payload):
     )
 
 
-class PlaceOrder(_Payload):
+class PlaceOrder(Payload):
     """`orders.place`: hand over an order. The same `idempotency_key` yields the same order."""
 
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -109,13 +110,13 @@ class PlaceOrder(_Payload):
         return lines
 
 
-class PlaceOrderResult(_Payload):
+class PlaceOrderResult(Payload):
     order_id: str
     order_number: str
     status: str
 
 
-class OrderStatusResult(_Payload):
+class OrderStatusResult(Payload):
     order_number: str
     status: str
     payment_status: str
@@ -126,19 +127,19 @@ class OrderStatusResult(_Payload):
     history: list[dict[str, str | None]]
 
 
-class CancelOrderResult(_Payload):
+class CancelOrderResult(Payload):
     order_number: str
     status: str
 
 
-class CancelOrder(_Payload):
+class CancelOrder(Payload):
     """`orders.cancel`: stop an order that has not shipped; releases stock, refunds payment."""
 
     order_number: OrderNumber
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
-class Restock(_Payload):
+class Restock(Payload):
     """`inventory.restock`: units received. A repeated `idempotency_key` adds nothing."""
 
     sku: Sku
@@ -149,15 +150,15 @@ class Restock(_Payload):
     )
 
 
-class OrderStatusQuery(_Payload):
+class OrderStatusQuery(Payload):
     """`orders.status`: where an order stands."""
 
     order_number: OrderNumber
 
 
-P = TypeVar("P", bound=_Payload)
+P = TypeVar("P", bound=Payload)
 
-PUBLIC_TASKS: dict[str, type[_Payload]] = {
+PUBLIC_TASKS: dict[str, type[Payload]] = {
     "orders.place": PlaceOrder,
     "orders.cancel": CancelOrder,
     "inventory.restock": Restock,
@@ -165,7 +166,7 @@ PUBLIC_TASKS: dict[str, type[_Payload]] = {
 }
 
 
-RESULTS: dict[str, type[_Payload]] = {
+RESULTS: dict[str, type[Payload]] = {
     "orders.place": PlaceOrderResult,
     "orders.cancel": CancelOrderResult,
     "orders.status": OrderStatusResult,
@@ -213,3 +214,18 @@ def contract_document() -> dict[str, Any]:
             for name, model in PUBLIC_TASKS.items()
         },
     }
+
+
+# --- internal steps -------------------------------------------------------------------------
+# Not for other systems, but stable as well: messages in flight carry them across deploys.
+
+
+class OrderStep(Payload):
+    """The payload of every internal step of an order: `inventory.reserve`, `payments.capture`,
+    `payments.refund`, `orders.fulfil`, `notifications.send`."""
+
+    order_id: uuid.UUID
+
+
+class Sweep(Payload):
+    """`orders.sweep`: no arguments; what it does is set by the sweep's settings."""

@@ -22,13 +22,14 @@ class InvalidValue(PermanentError, ValueError):
     """A value does not have the form the domain needs."""
 
 
+class Refused(PermanentError):
+    """A valid request the domain answers 'no' to (no such order, too late to cancel): the
+    caller's answer, not a fault, so it is not kept as a dead letter."""
+
+
 class RuleViolated(PermanentError):
     """The database refused a change because it breaks one of the model's rules."""
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.rule = rule
-
-
-class ConcurrentUpdate(RetryableError):
-    """Somebody else changed the row first (optimistic version check)."""

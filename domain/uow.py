@@ -1,13 +1,11 @@
-"""One unit of work per task run, and the outbox that carries the next steps out of it.
+"""The outbox: the next steps a unit of work decided, written in the same transaction.
 
-A service stages next steps with `stage(session, task, kwargs)`; `run()` writes them to the
-outbox table in the same transaction as the service's work, commits once, and returns them
-so the caller can publish them. Each published step carries its outbox row's id, and the step
-marks that row consumed in its own transaction: a row left unconsumed was lost on the way
-(a crash before publishing, a flushed queue), and the sweep sends it again.
-
-Marking the handled row consumed and writing the next rows is one statement at the end of the
-transaction (the hot path pays a round trip per statement, and both belong to the commit).
+`finish` is the last statement of every step's transaction (see `domain.handlers.run_step`):
+it marks the handled message's outbox row consumed and writes the rows of the next steps, in
+one round trip, and returns them as `Step`s to publish after the commit. Each published step
+carries its outbox row's id, and the step marks that row consumed when it runs: a row left
+unconsumed was lost on the way (a crash before publishing, a flushed queue), and the sweep
+sends it again.
 """
 
 from __future__ import annotations
@@ -15,25 +13,26 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.models import OutboxMessage
 from domain.sql import Statement
 
 T = TypeVar("T")
 OUTBOX_ID = "outbox_id"  # the keyword argument a published step carries
-_STAGED = "backroom.staged_steps"
-# The handled row consumed (if any) and the staged rows (if any) written, in one round trip.
+# The handled row consumed (if any) and the next rows (if any) written, in one round trip.
 _FINISH = Statement(
-    """
+    f"""
     WITH consumed AS (
-        UPDATE outbox SET consumed_at = now() WHERE id = :consumed AND consumed_at IS NULL
+        UPDATE {OutboxMessage.__tablename__} SET consumed_at = now()
+        WHERE id = :consumed AND consumed_at IS NULL
     )
-    INSERT INTO outbox (task, kwargs, order_id)
+    INSERT INTO {OutboxMessage.__tablename__} (task, kwargs, order_id)
     SELECT s.task, s.kwargs, s.order_id
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(task text, kwargs jsonb, order_id uuid)
     RETURNING id, task, kwargs
@@ -42,8 +41,17 @@ _FINISH = Statement(
 
 
 @dataclass(frozen=True)
+class Next:
+    """A step a handler asks for: it runs once this unit of work has committed."""
+
+    task: str
+    kwargs: dict[str, Any]
+    order_id: uuid.UUID | None = None  # the order it moves, if any (the sweep looks for these)
+
+
+@dataclass(frozen=True)
 class Step:
-    """A task to publish after the commit: outbox row id, task name, keyword arguments."""
+    """A step to publish after the commit: outbox row id, task name, keyword arguments."""
 
     id: int
     task: str
@@ -53,33 +61,21 @@ class Step:
         return {**self.kwargs, OUTBOX_ID: self.id}
 
 
-def stage(
-    session: Session, task: str, kwargs: dict[str, Any], order_id: uuid.UUID | None = None
-) -> None:
-    """Ask for `task(**kwargs)` to run once this unit of work has committed."""
-    session.info.setdefault(_STAGED, []).append(
-        {"task": task, "kwargs": kwargs, "order_id": order_id}
-    )
-
-
-def staged(session: Session) -> list[dict[str, Any]]:
-    """The steps staged so far in this unit of work."""
-    rows: list[dict[str, Any]] = session.info.get(_STAGED, [])
-    return rows
-
-
-def _finish(session: Session, consumed: int | None) -> list[Step]:
-    """Mark the handled message's row consumed and write the staged rows; the new steps."""
-    rows = session.info.pop(_STAGED, [])
-    if not rows and consumed is None:
+def finish(session: Session, consumed: int | None, next_steps: Sequence[Next]) -> list[Step]:
+    """Mark the handled message's row consumed and write the next steps' rows; the new steps."""
+    if not next_steps and consumed is None:
         return []
-    staged_rows = json.dumps(
+    rows = json.dumps(
         [
-            {**row, "order_id": None if row["order_id"] is None else str(row["order_id"])}
-            for row in rows
+            {
+                "task": step.task,
+                "kwargs": step.kwargs,
+                "order_id": None if step.order_id is None else str(step.order_id),
+            }
+            for step in next_steps
         ]
     )
-    written = _FINISH.run(session, {"consumed": consumed, "rows": staged_rows})
+    written = _FINISH.run(session, {"consumed": consumed, "rows": rows})
     return [Step(row.id, row.task, row.kwargs) for row in written]
 
 
@@ -93,25 +89,3 @@ def read(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
 @functools.lru_cache(maxsize=16)
 def _autocommit(bind: Engine) -> Engine:
     return bind.execution_options(isolation_level="AUTOCOMMIT")
-
-
-def consume(factory: sessionmaker[Session], outbox_id: int | None) -> None:
-    """Mark a message's outbox row consumed when the step has nothing else to do."""
-    run(factory, lambda s: None, consumed=outbox_id)
-
-
-def run(
-    factory: sessionmaker[Session],
-    work: Callable[[Session], T],
-    *,
-    consumed: int | None = None,
-) -> tuple[T, list[Step]]:
-    """Do `work` in one transaction with its outbox rows; return its result and the steps.
-
-    `consumed`: the outbox row of the message being handled, marked in the same transaction.
-    """
-    with factory() as session, session.begin():
-        session.info.pop(_STAGED, None)
-        result = work(session)
-        steps = _finish(session, consumed)
-    return result, steps

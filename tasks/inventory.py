@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import Task
 
-from domain import contracts, steps, uow
-from domain.services import stock
+from domain import steps
 from workers.app import app
-from workers.base import run_order_step
-from workers.runtime import runtime
-
-log = logging.getLogger("backroom.tasks.inventory")
+from workers.base import execute
 
 
 @app.task(name=steps.RESERVE, soft_time_limit=15, time_limit=20)
 def reserve(order_id: str, outbox_id: int | None = None) -> str:
-    return run_order_step(stock.reserve, order_id, outbox_id, "reserve")
+    return str(execute(steps.RESERVE, (), {"order_id": order_id}, outbox_id))
 
 
 @app.task(name=steps.RESTOCK, bind=True, ignore_result=False)
 def restock(self: Task, *args: Any, **kwargs: Any) -> dict[str, object]:
-    cmd = contracts.parse(contracts.Restock, args, kwargs)
-    key = cmd.idempotency_key or f"task:{self.request.id}"
-    result, _ = uow.run(
-        runtime().factory, lambda s: stock.restock(s, cmd.sku, cmd.quantity, cmd.reason, key)
-    )
-    log.info("restock sku=%s %s", cmd.sku, result)
+    """Without an `idempotency_key`, the task's id is the key: a redelivery adds nothing."""
+    if "idempotency_key" not in kwargs or kwargs["idempotency_key"] is None:
+        kwargs = {**kwargs, "idempotency_key": f"task:{self.request.id}"}
+    result: dict[str, object] = execute(steps.RESTOCK, args, kwargs)
     return result

@@ -1,12 +1,10 @@
-"""The base of every Backroom task: retry policy, dead letters, publishing next steps."""
+"""The base of every Backroom task: retry policy, dead letters, and `execute`, which is what
+a task does: parse its payload, run its step's handler, publish the next steps."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from celery import Task
@@ -14,19 +12,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from domain.errors import RetryableError
+from domain.db import unit_of_work
+from domain.errors import Refused, RetryableError
+from domain.handlers import parse, run_step
 from domain.services import dead_letters
-from domain.uow import Step, run
+from domain.uow import Step
 from workers import runtime as rt_module
 from workers.publisher import StepPublisher
 
 log = logging.getLogger("backroom.tasks")
-
-
-class Refused(Exception):
-    """A valid request the domain answered 'no' to: the caller's answer, not a dead letter."""
 
 
 class BackroomTask(Task):  # type: ignore[misc]
@@ -47,18 +42,16 @@ class BackroomTask(Task):  # type: ignore[misc]
             return
         try:
             queue = (self.request.delivery_info or {}).get("routing_key")
-            run(
-                rt_module.runtime().factory,
-                lambda s: dead_letters.record(
-                    s,
+            with unit_of_work(rt_module.runtime().factory) as session:
+                dead_letters.record(
+                    session,
                     task=self.name,
                     task_id=task_id,
                     queue=queue,
                     payload={"args": list(args or []), "kwargs": dict(kwargs or {})},
                     reason=str(exc) or type(exc).__name__,
                     error_type=type(exc).__name__,
-                ),
-            )
+                )
             log.warning("dead letter: task=%s id=%s reason=%s", self.name, task_id, exc)
         except Exception:  # the database is down too: the broker's failure record remains
             log.exception("could not record dead letter for task %s id %s", self.name, task_id)
@@ -84,18 +77,16 @@ def _publisher() -> StepPublisher:
     return StepPublisher(app)
 
 
-OrderStep = Callable[[Session, uuid.UUID, datetime], str]
-
-
-def run_order_step(step: OrderStep, order_id: str, outbox_id: int | None, name: str) -> str:
-    """One saga step on one order: its unit of work (marking its outbox row consumed), then
-    the next steps published, then one log line."""
-    rt = rt_module.runtime()
-    oid = uuid.UUID(order_id)
-    result, next_steps = run(rt.factory, lambda s: step(s, oid, rt.clock.now()), consumed=outbox_id)
-    publish(next_steps)
-    log.debug("order_id=%s %s -> %s", order_id, name, result)
-    return result
+def execute(
+    task: str, args: tuple[Any, ...], kwargs: dict[str, Any], outbox_id: int | None = None
+) -> Any:
+    """What every task does: its arguments parsed against the step's payload, the step run
+    (`domain.handlers.run_step`: its unit of work, marking its outbox row consumed), the next
+    steps published after the commit; its result, or the error it ended with."""
+    payload = parse(task, args, kwargs)
+    ran = run_step(rt_module.runtime().ports, task, payload, consumed=outbox_id)
+    publish(ran.steps)
+    return ran.value()
 
 
 @worker_process_init.connect

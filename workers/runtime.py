@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
-from domain.ports import Clock, Mailer, PaymentGateway, SystemClock
+from domain.handlers import Ports, SweepPolicy
+from domain.ports import SystemClock
 from workers import embedded
 from workers.adapters.mail import from_settings as mailer_from_settings
 from workers.adapters.payments import SimulatedGateway
@@ -21,10 +23,11 @@ from workers.settings import Settings, load_settings
 class Runtime:
     settings: Settings
     engine: Engine
-    factory: sessionmaker[Session]
-    gateway: PaymentGateway
-    mailer: Mailer
-    clock: Clock
+    ports: Ports  # what the step handlers are given
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return self.ports.factory
 
 
 _current: tuple[int, Runtime] | None = None
@@ -42,19 +45,26 @@ def database_url(settings: Settings) -> str:
     return url
 
 
+def sweep_policy(settings: Settings) -> SweepPolicy:
+    return SweepPolicy(
+        publish_after=timedelta(seconds=settings.sweep_publish_after),
+        stuck_after=timedelta(seconds=settings.sweep_stuck_after),
+    )
+
+
 def build(settings: Settings) -> Runtime:
     engine = make_engine(
         database_url(settings), pool_size=2, pre_ping=False, prepare=settings.db_prepare
     )
     outbox = Path(settings.data_dir) / "mail"
-    return Runtime(
-        settings=settings,
-        engine=engine,
+    ports = Ports(
         factory=session_factory(engine),
         gateway=SimulatedGateway(engine),
         mailer=mailer_from_settings(settings, simulate=settings.mailer == "file", outbox=outbox),
         clock=SystemClock(),
+        sweep=sweep_policy(settings),
     )
+    return Runtime(settings=settings, engine=engine, ports=ports)
 
 
 def runtime() -> Runtime:

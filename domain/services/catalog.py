@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain.contracts import ContractViolation, OrderLine
-from domain.models import ProductStatus
+from domain.models import Product, ProductStatus, ProductVariant
 from domain.sql import Statement
 
 
@@ -43,16 +43,18 @@ class PricedLine:
         }
 
 
+PRODUCTS = Product.__tablename__
 _PRODUCT = (
     "p.id, p.sku, p.name, p.status, p.deleted_at, p.currency, p.base_price, p.sale_price,"
     " p.attributes"
 )
-_PRODUCTS = Statement(f"SELECT {_PRODUCT} FROM products p WHERE p.sku = ANY(:skus)")
+_PRODUCTS = Statement(f"SELECT {_PRODUCT} FROM {PRODUCTS} p WHERE p.sku = ANY(:skus)")
 _VARIANTS = Statement(
     f"SELECT {_PRODUCT}, v.id AS variant_id, v.sku AS variant_sku, v.name AS variant_name,"
     " v.is_active, v.deleted_at AS variant_deleted_at, v.price_adjustment,"
     " v.attributes AS variant_attributes"
-    " FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.sku = ANY(:skus)"
+    f" FROM {ProductVariant.__tablename__} v JOIN {PRODUCTS} p ON p.id = v.product_id"
+    " WHERE v.sku = ANY(:skus)"
 )
 
 

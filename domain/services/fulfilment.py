@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from domain.models import OrderStatus, ShippingStatus
+from domain.models import OrderStatus, Shipment, ShippingStatus
 from domain.notifications import Kind
 from domain.services import notify, state, stock
+from domain.services.state import Outcome
 from domain.sql import Statement
 
 CARRIER = "Backroom Parcel"
 _SHIP = Statement(
-    "INSERT INTO shipments (order_id, tracking_number, carrier, shipping_method, status,"
-    " shipped_at, estimated_delivery_date, address) VALUES (:order_id, :tracking_number,"
+    f"INSERT INTO {Shipment.__tablename__} (order_id, tracking_number, carrier, shipping_method,"
+    " status, shipped_at, estimated_delivery_date, address) VALUES (:order_id, :tracking_number,"
     " :carrier, :shipping_method, :status, :shipped_at, :estimated_delivery_date,"
     " CAST(:address AS jsonb))"
 )
@@ -28,10 +29,12 @@ def tracking_number(order_id: uuid.UUID) -> str:
     return "BRP" + hashlib.sha256(order_id.bytes).hexdigest()[:17].upper()
 
 
-def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
+def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> Outcome | None:
+    """Ship a paid order: stock off the shelf, one shipment, the order shipped, the customer
+    told. None if there is no such order; unchanged if it is not waiting to ship."""
     order = state.load(session, order_id)
     if order is None or order.status != OrderStatus.PROCESSING:
-        return "skipped" if order is None else order.status.value
+        return None if order is None else Outcome.of(order)
     stock.ship_out(session, order)
     number = tracking_number(order.id)
     _SHIP.run(
@@ -54,9 +57,9 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
         now,
         f"shipped with {CARRIER} {number}",
         tracking_number=number,
-        shipping_status=ShippingStatus.SHIPPED.value,
+        shipping_status=ShippingStatus.SHIPPED,
     )
-    notify.prepare(
+    emailed = notify.prepare(
         session,
         order.id,
         order.customer_email,
@@ -64,4 +67,4 @@ def fulfil(session: Session, order_id: uuid.UUID, now: datetime) -> str:
         tracking_number=number,
         carrier=CARRIER,
     )
-    return OrderStatus.SHIPPED.value
+    return Outcome.of(order).moved_to(OrderStatus.SHIPPED, emails=emailed)

@@ -1,11 +1,12 @@
 """Customer emails: one per (order, kind), recorded when decided, sent per order in order.
 
-`prepare` writes the notification row (the UNIQUE key stops a second one) and, unless told the
-next step will, stages one `notifications.send` for the order in the same transaction. That
-task `deliver`s every pending email of the order, oldest first, in one transaction: the rows
-are locked in that order (a duplicate send waits, then finds them sent), each goes over SMTP
-and is marked `sent` at commit. The first refusal stops the run: what went out before it is
-committed as sent, the refused one is marked `unsent`, and the task retries the rest.
+`prepare` writes the notification row in the transaction of the step that decided the email
+(the UNIQUE key stops a second one); the handler of that step then asks for the order's
+`notifications.send`. That step `deliver`s every pending email of the order, oldest first, in
+one transaction: the rows are locked in that order (a duplicate send waits, then finds them
+sent), each goes over SMTP and is marked `sent` at commit. The first refusal stops the run:
+what went out before it is committed as sent, the refused one is marked (`unsent`) in the
+same transaction, and the step retries the rest.
 
 One send per order keeps a customer's emails in the order they were decided (confirmed before
 shipped, even when a send is retried) and costs one message instead of one per email.
@@ -14,34 +15,24 @@ shipped, even when a send is retried) and costs one message instead of one per e
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from domain import steps, tables, uow
-from domain.models import NotificationStatus
+from domain.models import Notification, NotificationStatus, Order, OrderItem
 from domain.notifications import Kind, render
 from domain.ports import Mailer, MailRejected, MailUnavailable
 from domain.sql import Statement
+from domain.validation import sql_literal
 
-__all__ = [
-    "Claimed",
-    "Delivery",
-    "Kind",
-    "Session",
-    "deliver",
-    "prepare",
-    "send_pending",
-    "sent",
-    "stage_send",
-    "take",
-    "unsent",
-]
+log = logging.getLogger("backroom.notifications")
+NOTIFICATIONS = Notification.__tablename__
+_PENDING = sql_literal(NotificationStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -66,14 +57,14 @@ class Delivery:
 # The order's pending notifications, oldest first, locked in that order (a second sender
 # waits, then sees them sent), each with the order and its lines.
 _TAKE = Statement(
-    """
+    f"""
     SELECT n.id, n.kind, n.recipient, n.context,
            o.order_number, o.currency, o.total_amount, o.shipping_address,
            oi.product_sku, oi.product_name, oi.quantity, oi.unit_price, oi.total_price
-    FROM notifications n
-    JOIN orders o ON o.id = n.order_id
-    JOIN order_items oi ON oi.order_id = o.id
-    WHERE n.order_id = :order_id AND n.status = 'pending'
+    FROM {NOTIFICATIONS} n
+    JOIN {Order.__tablename__} o ON o.id = n.order_id
+    JOIN {OrderItem.__tablename__} oi ON oi.order_id = o.id
+    WHERE n.order_id = :order_id AND n.status = {_PENDING}
     ORDER BY n.created_at, n.id, oi.product_sku
     FOR UPDATE OF n
     """
@@ -81,13 +72,17 @@ _TAKE = Statement(
 
 
 _PREPARE = Statement(
-    "INSERT INTO notifications (order_id, kind, recipient, context)"
+    f"INSERT INTO {NOTIFICATIONS} (order_id, kind, recipient, context)"
     " VALUES (:order_id, :kind, :recipient, CAST(:context AS jsonb))"
     " ON CONFLICT (order_id, kind) DO NOTHING RETURNING id"
 )
 _SENT = Statement(
-    "UPDATE notifications SET status = 'sent', sent_at = :now, last_error = NULL,"
-    " attempts = attempts + 1 WHERE id = ANY(:ids)"
+    f"UPDATE {NOTIFICATIONS} SET status = {sql_literal(NotificationStatus.SENT)},"
+    " sent_at = :now, last_error = NULL, attempts = attempts + 1 WHERE id = ANY(:ids)"
+)
+_UNSENT = Statement(
+    f"UPDATE {NOTIFICATIONS} SET status = :status, last_error = :error,"
+    " attempts = attempts + 1 WHERE id = :id"
 )
 
 
@@ -115,31 +110,12 @@ def _context(rows: Sequence[Any]) -> dict[str, Any]:
 
 
 def prepare(
-    session: Session,
-    order_id: uuid.UUID,
-    recipient: str,
-    kind: Kind,
-    *,
-    send: bool = True,
-    **extra: Any,
+    session: Session, order_id: uuid.UUID, recipient: str, kind: Kind, **extra: Any
 ) -> bool:
-    """Record that the customer gets this email; False if already recorded.
-
-    `send`: stage the order's `notifications.send` now; False when the step staged next sends
-    the order's emails anyway (the confirmation goes out with the shipment).
-    """
+    """Record that the customer gets this email; False if it was already recorded."""
     params = {"order_id": order_id, "kind": kind.value, "recipient": recipient}
     new_id = _PREPARE.run(session, {**params, "context": json.dumps(extra)}).scalar()
-    if new_id is not None and send:
-        stage_send(session, order_id)
     return new_id is not None
-
-
-def stage_send(session: Session, order_id: uuid.UUID) -> None:
-    """Stage the order's `notifications.send`, once per unit of work."""
-    kwargs = {"order_id": str(order_id)}
-    if not any(s["task"] == steps.NOTIFY and s["kwargs"] == kwargs for s in uow.staged(session)):
-        uow.stage(session, steps.NOTIFY, kwargs, order_id)
 
 
 def take(session: Session, order_id: uuid.UUID) -> list[Claimed]:
@@ -156,8 +132,8 @@ def take(session: Session, order_id: uuid.UUID) -> list[Claimed]:
 def deliver(session: Session, order_id: uuid.UUID, mailer: Mailer, now: datetime) -> Delivery:
     """Send the order's pending emails, oldest first; stop at the first the server refuses.
 
-    The caller commits: the emails sent are then marked sent, and it marks the refused one
-    `unsent` in a transaction of its own.
+    The emails handed to the server are marked sent and the refused one, if any, `unsent`,
+    in this transaction: at its commit.
     """
     delivery = Delivery()
     for claimed in take(session, order_id):
@@ -170,26 +146,12 @@ def deliver(session: Session, order_id: uuid.UUID, mailer: Mailer, now: datetime
             delivery.refusal = claimed, error
             break
         delivery.sent.append(claimed)
+        number = claimed.context["order_number"]
+        log.info("order=%s notification=%s kind=%s sent", number, claimed.id, claimed.kind)
     sent(session, [c.id for c in delivery.sent], now)
-    return delivery
-
-
-def send_pending(
-    factory: sessionmaker[Session],
-    order_id: uuid.UUID,
-    mailer: Mailer,
-    now: datetime,
-    *,
-    consumed: int | None = None,
-) -> Delivery:
-    """The whole of `notifications.send`: `deliver` in one unit of work (marking the message's
-    outbox row consumed), then a refusal recorded on its notification and raised."""
-    delivery, _ = uow.run(factory, lambda s: deliver(s, order_id, mailer, now), consumed=consumed)
     if delivery.refusal is not None:
-        refused, error = delivery.refusal
-        final = isinstance(error, MailRejected)
-        uow.run(factory, lambda s: unsent(s, refused.id, str(error), final=final))
-        raise error
+        refused, problem = delivery.refusal
+        unsent(session, refused.id, str(problem), final=isinstance(problem, MailRejected))
     return delivery
 
 
@@ -201,10 +163,4 @@ def sent(session: Session, notification_ids: Sequence[uuid.UUID], now: datetime)
 def unsent(session: Session, notification_id: uuid.UUID, error: str, *, final: bool) -> None:
     """The send failed: back to pending for a retry, or failed for good."""
     status = NotificationStatus.FAILED if final else NotificationStatus.PENDING
-    session.execute(
-        update(tables.notifications)
-        .where(tables.notifications.c.id == notification_id)
-        .values(
-            status=status, last_error=error[:2000], attempts=tables.notifications.c.attempts + 1
-        )
-    )
+    _UNSENT.run(session, {"id": notification_id, "status": status.value, "error": error[:2000]})

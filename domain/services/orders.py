@@ -8,35 +8,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from domain import steps, tables
 from domain.contracts import CancelOrder, PlaceOrder
-from domain.errors import PermanentError
+from domain.errors import Refused
 from domain.models import (
-    Order,
+    OrderItem,
     OrderStatus,
+    OrderStatusHistory,
+    Payment,
     PaymentStatus,
 )
+from domain.models.orders import order_number_seq
 from domain.notifications import Kind
 from domain.services import notify, state, stock
 from domain.services.catalog import PricedLine, price_lines
 from domain.services.customers import customer_for
+from domain.services.state import ORDERS, Outcome
 from domain.sql import Statement
-from domain.uow import stage
+from domain.validation import sql_literal
 
+ORDER_NUMBERS = order_number_seq.name
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SPACE = 36**6
 _SPREAD = 1_000_003  # prime, so n -> n * _SPREAD mod 36^6 is one-to-one
 FINAL = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.REFUNDED})
 
 
-class OrderNotFound(PermanentError):
-    pass
+class OrderNotFound(Refused):
+    """No order has that number."""
 
 
-class NotCancellable(PermanentError):
+class NotCancellable(Refused):
     """A valid request the order's state cannot grant (it has shipped)."""
 
 
@@ -46,6 +49,10 @@ class Placed:
     order_number: str
     status: str
     created: bool
+
+    def as_result(self) -> dict[str, str]:
+        """What `orders.place` answers (contract: `PlaceOrderResult`)."""
+        return {"order_id": self.order_id, "order_number": self.order_number, "status": self.status}
 
 
 def _format_number(n: int, now: datetime) -> str:
@@ -60,14 +67,15 @@ def _format_number(n: int, now: datetime) -> str:
 # The order with this key, if any, and the next order number (a repeat wastes one; numbers
 # need to be unique, not gapless): one round trip before the work.
 _LOOKUP = Statement(
-    "SELECT nextval('order_number_seq') AS n, o.id, o.order_number, o.status"
-    " FROM (SELECT 1) AS one LEFT JOIN orders o ON o.idempotency_key = :key"
+    f"SELECT nextval({sql_literal(ORDER_NUMBERS)}) AS n, o.id, o.order_number, o.status"
+    f" FROM (SELECT 1) AS one LEFT JOIN {ORDERS} o ON o.idempotency_key = :key"
 )
-_BY_KEY = text("SELECT id, order_number, status FROM orders WHERE idempotency_key = :key")
+_BY_KEY = Statement(f"SELECT id, order_number, status FROM {ORDERS} WHERE idempotency_key = :key")
 
 
 def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
-    """Create the order, its lines and its pending payment; stage the reservation."""
+    """Create the order, its lines and its pending payment; the order already placed under
+    this idempotency key, if any (then nothing is written)."""
     found = _LOOKUP.run(session, {"key": cmd.idempotency_key}).one()
     if found.id is not None:
         return Placed(str(found.id), found.order_number, found.status, False)
@@ -79,29 +87,31 @@ def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
         placed = _by_key(session, cmd.idempotency_key)
         assert placed is not None
         return placed
-    stage(session, steps.RESERVE, {"order_id": str(order_id)}, order_id)
     return Placed(str(order_id), number, OrderStatus.PENDING.value, created=True)
 
 
 def _by_key(session: Session, key: str) -> Placed | None:
-    row = session.execute(_BY_KEY, {"key": key}).one_or_none()
+    row = _BY_KEY.run(session, {"key": key}).one_or_none()
     return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
 
 
+SHIPPING_METHOD = "standard"
+PROVIDER_NOT_CHOSEN = "pending"  # payments.provider until the capture names the provider
+_PENDING = sql_literal(OrderStatus.PENDING)
 _INSERT = Statement(
-    """
+    f"""
     WITH o AS (
-        INSERT INTO orders (id, order_number, idempotency_key, customer_id, customer_email,
+        INSERT INTO {ORDERS} (id, order_number, idempotency_key, customer_id, customer_email,
                             subtotal, total_amount, currency, billing_address, shipping_address,
                             shipping_method)
         VALUES (:id, :number, :key, :customer_id, :email, :subtotal, :subtotal, :currency,
-                CAST(:address AS jsonb), CAST(:address AS jsonb), 'standard')
+                CAST(:address AS jsonb), CAST(:address AS jsonb), {sql_literal(SHIPPING_METHOD)})
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
     ), items AS (
-        INSERT INTO order_items (id, order_id, product_id, variant_id, product_name, product_sku,
-                                 quantity, unit_price, total_price, product_attributes,
-                                 variant_attributes)
+        INSERT INTO {OrderItem.__tablename__} (id, order_id, product_id, variant_id,
+            product_name, product_sku, quantity, unit_price, total_price, product_attributes,
+            variant_attributes)
         SELECT gen_random_uuid(), o.id, i.product_id, i.variant_id, i.product_name,
                i.product_sku, i.quantity, i.unit_price, i.total_price, i.product_attributes,
                i.variant_attributes
@@ -110,11 +120,13 @@ _INSERT = Statement(
             quantity int, unit_price int, total_price int, product_attributes jsonb,
             variant_attributes jsonb)
     ), history AS (
-        INSERT INTO order_status_history (order_id, new_status, notes)
-        SELECT id, 'pending', 'placed' FROM o
+        INSERT INTO {OrderStatusHistory.__tablename__} (order_id, new_status, notes)
+        SELECT id, {_PENDING}, 'placed' FROM o
     ), payment AS (
-        INSERT INTO payments (id, order_id, idempotency_key, amount, currency, provider, details)
-        SELECT gen_random_uuid(), id, 'order-' || id, :subtotal, :currency, 'pending',
+        INSERT INTO {Payment.__tablename__} (id, order_id, idempotency_key, amount, currency,
+                                            provider, status, details)
+        SELECT gen_random_uuid(), id, 'order-' || id, :subtotal, :currency,
+               {sql_literal(PROVIDER_NOT_CHOSEN)}, {sql_literal(PaymentStatus.PENDING)},
                CAST(:details AS jsonb)
         FROM o
     )
@@ -150,64 +162,61 @@ def _insert_order(
     return inserted
 
 
+_STATUS = Statement(
+    f"""
+    SELECT o.order_number, o.status, o.payment_status, o.shipping_status, o.total_amount,
+           o.currency, o.tracking_number, h.new_status, h.created_at, h.notes
+    FROM {ORDERS} o
+    JOIN {OrderStatusHistory.__tablename__} h ON h.order_id = o.id
+    WHERE o.order_number = :number
+    ORDER BY h.id
+    """
+)
+
+
 def status(session: Session, number: str) -> dict[str, Any]:
     """Where an order stands, for `orders.status` and `backroom order`."""
-    order = session.scalars(
-        select(Order)
-        .where(Order.order_number == number)
-        .options(selectinload(Order.status_history), selectinload(Order.shipment))
-    ).one_or_none()
-    if order is None:
+    rows = _STATUS.run(session, {"number": number})
+    if not rows:
         raise OrderNotFound(f"no order {number}")
+    order = rows[0]
     return {
         "order_number": order.order_number,
-        "status": order.status.value,
-        "payment_status": order.payment_status.value,
-        "shipping_status": order.shipping_status.value,
+        "status": order.status,
+        "payment_status": order.payment_status,
+        "shipping_status": order.shipping_status,
         "total_amount": order.total_amount,
         "currency": order.currency,
         "tracking_number": order.tracking_number,
         "history": [
-            {"status": h.new_status.value, "at": h.created_at.isoformat(), "note": h.notes}
-            for h in order.status_history
+            {"status": h.new_status, "at": h.created_at.isoformat(), "note": h.notes} for h in rows
         ],
     }
 
 
-def cancel(session: Session, cmd: CancelOrder, now: datetime) -> dict[str, str]:
-    """Cancel an order that has not shipped: stock goes back, a captured payment is refunded."""
-    order_id = session.execute(
-        select(Order.id).where(Order.order_number == cmd.order_number)
-    ).scalar_one_or_none()
+_ID_OF = Statement(f"SELECT id FROM {ORDERS} WHERE order_number = :number")
+_OPEN = (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING)
+
+
+def cancel(session: Session, cmd: CancelOrder, now: datetime) -> Outcome:
+    """Cancel an order that has not shipped: its stock goes back, a payment not taken is
+    cancelled (a captured one waits for its refund), the customer is told."""
+    order_id = _ID_OF.run(session, {"number": cmd.order_number}).scalar()
     order = None if order_id is None else state.load(session, order_id)
     if order is None:
         raise OrderNotFound(f"no order {cmd.order_number}")
     if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
-        return {"order_number": order.order_number, "status": order.status.value}
-    if order.status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING):
+        return Outcome.of(order)
+    if order.status not in _OPEN:
         raise NotCancellable(f"order {order.order_number} is {order.status.value}: too late")
     if order.status != OrderStatus.PENDING:
         stock.release(session, order, "order cancelled")
-    payment_status = order.payment_status
-    if payment_status == PaymentStatus.CAPTURED:
-        stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
-    else:
-        payment_status = PaymentStatus.CANCELLED.value
-        session.execute(
-            update(tables.payments)
-            .where(
-                tables.payments.c.order_id == order.id,
-                tables.payments.c.status == PaymentStatus.PENDING,
-            )
-            .values(status=PaymentStatus.CANCELLED)
-        )
-    state.transition(
-        session,
-        order,
-        OrderStatus.CANCELLED,
-        now,
-        f"cancelled: {cmd.reason}",
-        payment_status=payment_status,
-    )
-    notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CANCELLED, reason=cmd.reason)
-    return {"order_number": order.order_number, "status": OrderStatus.CANCELLED.value}
+    payment = order.payment_status
+    if payment != PaymentStatus.CAPTURED:
+        payment = PaymentStatus.CANCELLED
+        state.move_payment(session, order.id, payment, [PaymentStatus.PENDING])
+    note = f"cancelled: {cmd.reason}"
+    state.transition(session, order, OrderStatus.CANCELLED, now, note, payment_status=payment)
+    kind, reason = Kind.ORDER_CANCELLED, cmd.reason
+    emailed = notify.prepare(session, order.id, order.customer_email, kind, reason=reason)
+    return Outcome.of(order).moved_to(OrderStatus.CANCELLED, payment, emails=emailed)

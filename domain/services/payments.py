@@ -1,37 +1,34 @@
-"""Payment capture around the provider call, which happens outside any transaction.
+"""Payments around the provider call, which happens outside any transaction.
 
-`request` reads what to charge (nothing if the order is not awaiting payment); the caller
-authorizes and captures through the gateway with the payment's idempotency key; `captured`
-or `declined` records the outcome under the order's row lock. A capture that lands after the
-order was cancelled is refunded, never kept.
+`request` reads what to charge (nothing if the order is not awaiting payment); `charge`
+authorizes and captures through the gateway with the payment's idempotency key and answers
+with the capture or the provider's refusal; `captured` or `declined` records that answer under
+the order's row lock. A capture that lands after the order was cancelled is refunded, never
+kept. Refunds go the same way: `refund_request`, `refund`, `refunded`.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from domain import steps, tables, uow
-from domain.models import OrderStatus, PaymentStatus
+from domain.models import Order, OrderStatus, Payment, PaymentStatus
 from domain.notifications import Kind
 from domain.ports import Capture, PaymentDeclined, PaymentGateway, Refund
 from domain.services import notify, state, stock
+from domain.services.state import Outcome
 from domain.sql import Statement
-from domain.uow import Step, stage
 
-_P = tables.payments
 _REQUEST = Statement(
-    "SELECT p.idempotency_key, p.amount, p.currency, p.status, p.details, "
-    "o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id "
-    "WHERE p.order_id = :id"
+    "SELECT p.idempotency_key, p.amount, p.currency, p.status, p.details,"
+    f" o.status AS order_status FROM {Payment.__tablename__} p"
+    f" JOIN {Order.__tablename__} o ON o.id = p.order_id WHERE p.order_id = :id"
 )
-_O = tables.orders
+# What a capture may still change: a payment not yet settled (a cancel may have cancelled it).
+_UNSETTLED = (PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -47,51 +44,46 @@ def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
     row = _REQUEST.run(session, {"id": order_id}).one_or_none()
     if row is None or row.order_status != OrderStatus.CONFIRMED:
         return None
-    if row.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+    if row.status != PaymentStatus.PENDING:
         return None
     token = str(row.details.get("token", ""))
     return ChargeRequest(row.idempotency_key, row.amount, row.currency, token)
 
 
-def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture:
+def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture | PaymentDeclined:
     """Authorize, then capture, under the payment's one idempotency key (outside any
-    transaction): every retry lands on the same single charge."""
-    authorization = gateway.authorize(
-        idempotency_key=request.idempotency_key,
-        amount=request.amount,
-        currency=request.currency,
-        token=request.token,
-    )
-    return gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
-
-
-def _set_payment(session: Session, order_id: uuid.UUID, **values: object) -> None:
-    _payment_update(tuple(values)).run(session, {**values, "order_id": order_id})
-
-
-@functools.cache
-def _payment_update(columns: tuple[str, ...]) -> Statement:
-    assignments = ", ".join(f"{name} = :{name}" for name in columns)
-    return Statement(f"UPDATE payments SET {assignments} WHERE order_id = :order_id")
+    transaction): every retry lands on the same single charge. A refusal for good is the
+    answer, not an error; a passing fault (`PaymentUnavailable`) is raised for a retry."""
+    try:
+        authorization = gateway.authorize(
+            idempotency_key=request.idempotency_key,
+            amount=request.amount,
+            currency=request.currency,
+            token=request.token,
+        )
+        return gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
+    except PaymentDeclined as refusal:
+        return refusal
 
 
 def captured(
     session: Session, order_id: uuid.UUID, capture: Capture, provider: str, now: datetime
-) -> str:
-    """Record the capture; move the order on (or refund it if it was cancelled meanwhile)."""
+) -> Outcome | None:
+    """Record the capture; move the order on (or leave it to a refund if it was cancelled)."""
     order = state.load(session, order_id)
-    assert order is not None
-    settled = (PaymentStatus.CAPTURED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
-    if order.payment_status not in settled:  # a late duplicate must not undo a refund
-        _set_payment(
-            session,
-            order_id,
-            status=PaymentStatus.CAPTURED,
-            captured_at=capture.captured_at,
-            authorized_at=capture.captured_at,
-            provider=provider,
-            provider_reference=capture.reference,
-        )
+    if order is None:
+        return None
+    state.move_payment(
+        session,
+        order_id,
+        PaymentStatus.CAPTURED,
+        _UNSETTLED,  # a late duplicate must not undo a refund
+        captured_at=capture.captured_at,
+        authorized_at=capture.captured_at,
+        provider=provider,
+        provider_reference=capture.reference,
+    )
+    outcome = Outcome.of(order)
     if order.status == OrderStatus.CONFIRMED:
         state.transition(
             session,
@@ -99,125 +91,69 @@ def captured(
             OrderStatus.PROCESSING,
             now,
             "payment captured",
-            payment_status=PaymentStatus.CAPTURED.value,
+            payment_status=PaymentStatus.CAPTURED,
         )
-        # sent by the fulfilment step's send, just before the shipping email
-        notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CONFIRMED, send=False)
-        stage(session, steps.FULFIL, {"order_id": str(order.id)}, order.id)
-        return OrderStatus.PROCESSING.value
-    if order.status == OrderStatus.CANCELLED and order.payment_status != PaymentStatus.REFUNDED:
-        session.execute(
-            update(_O).where(_O.c.id == order_id).values(payment_status=PaymentStatus.CAPTURED)
-        )
-        stage(session, steps.REFUND, {"order_id": str(order.id)}, order.id)
-    return order.status.value
+        emailed = notify.prepare(session, order.id, order.customer_email, Kind.ORDER_CONFIRMED)
+        return outcome.moved_to(OrderStatus.PROCESSING, PaymentStatus.CAPTURED, emails=emailed)
+    if order.status == OrderStatus.CANCELLED and order.payment_status in _UNSETTLED:
+        state.set_payment_status(session, order_id, PaymentStatus.CAPTURED)
+        return outcome.moved_to(OrderStatus.CANCELLED, PaymentStatus.CAPTURED)
+    return outcome
 
 
-def declined(session: Session, order_id: uuid.UUID, reason: str, now: datetime) -> str:
+def declined(session: Session, order_id: uuid.UUID, reason: str, now: datetime) -> Outcome | None:
     """The provider said no: release the stock, cancel, tell the customer."""
     order = state.load(session, order_id)
-    assert order is not None
-    if order.status != OrderStatus.CONFIRMED:
-        return order.status.value
-    _set_payment(
-        session, order_id, status=PaymentStatus.FAILED, failed_at=now, failure_reason=reason
-    )
+    if order is None or order.status != OrderStatus.CONFIRMED:
+        return None if order is None else Outcome.of(order)
+    failed = PaymentStatus.FAILED
+    state.move_payment(session, order_id, failed, _UNSETTLED, failed_at=now, failure_reason=reason)
     stock.release(session, order, "payment declined")
-    state.transition(
-        session,
-        order,
-        OrderStatus.CANCELLED,
-        now,
-        f"payment declined: {reason}",
-        payment_status=PaymentStatus.FAILED.value,
-    )
-    notify.prepare(session, order.id, order.customer_email, Kind.PAYMENT_FAILED, reason=reason)
-    return OrderStatus.CANCELLED.value
+    note = f"payment declined: {reason}"
+    state.transition(session, order, OrderStatus.CANCELLED, now, note, payment_status=failed)
+    kind = Kind.PAYMENT_FAILED
+    emailed = notify.prepare(session, order.id, order.customer_email, kind, reason=reason)
+    return Outcome.of(order).moved_to(OrderStatus.CANCELLED, failed, emails=emailed)
 
 
-def refund_request(session: Session, order_id: uuid.UUID) -> tuple[str, int] | None:
-    """(payment key, amount) for a cancelled order whose payment was captured; else None."""
-    row = session.execute(
-        select(_P.c.idempotency_key, _P.c.amount, _P.c.status).where(_P.c.order_id == order_id)
-    ).one_or_none()
+@dataclass(frozen=True)
+class RefundRequest:
+    idempotency_key: str
+    amount: int
+
+
+def refund_request(session: Session, order_id: uuid.UUID) -> RefundRequest | None:
+    """What to refund for an order whose payment was captured; else None."""
+    row = _REQUEST.run(session, {"id": order_id}).one_or_none()
     if row is None or row.status != PaymentStatus.CAPTURED:
         return None
-    return row.idempotency_key, row.amount
+    return RefundRequest(row.idempotency_key, row.amount)
 
 
-def refunded(session: Session, order_id: uuid.UUID, refund: Refund, now: datetime) -> str:
+def refund(gateway: PaymentGateway, request: RefundRequest) -> Refund:
+    """Give the money back under the payment's key (outside any transaction)."""
+    return gateway.refund(idempotency_key=request.idempotency_key, amount=request.amount)
+
+
+def refunded(
+    session: Session, order_id: uuid.UUID, refund: Refund, now: datetime
+) -> Outcome | None:
+    """Record the refund; a cancelled order becomes refunded."""
     order = state.load(session, order_id)
-    assert order is not None
-    if order.payment_status == PaymentStatus.REFUNDED:
-        return order.status.value
-    _set_payment(
+    if order is None or order.payment_status == PaymentStatus.REFUNDED:
+        return None if order is None else Outcome.of(order)
+    refunded = PaymentStatus.REFUNDED
+    state.move_payment(
         session,
         order_id,
-        status=PaymentStatus.REFUNDED,
+        refunded,
+        [PaymentStatus.CAPTURED],
         refunded_amount=refund.amount,
         refunded_at=refund.refunded_at,
     )
     if order.status == OrderStatus.CANCELLED:
-        state.transition(
-            session,
-            order,
-            OrderStatus.REFUNDED,
-            now,
-            "payment refunded",
-            payment_status=PaymentStatus.REFUNDED.value,
-        )
-        return OrderStatus.REFUNDED.value
-    session.execute(
-        update(_O).where(_O.c.id == order_id).values(payment_status=PaymentStatus.REFUNDED)
-    )
-    return order.status.value
-
-
-# --- the two payment steps, whole: what `payments.capture` and `payments.refund` run ----------
-
-Clock = Callable[[], datetime]
-
-
-def capture_step(
-    factory: sessionmaker[Session],
-    gateway: PaymentGateway,
-    order_id: uuid.UUID,
-    clock: Clock,
-    *,
-    consumed: int | None = None,
-) -> tuple[str, list[Step]]:
-    """Read what to charge, charge it outside any transaction, record the outcome (marking the
-    message's outbox row consumed); the result and the next steps to publish."""
-    wanted = uow.read(factory, lambda s: request(s, order_id))
-    if wanted is None:
-        uow.consume(factory, consumed)
-        return "skipped", []
-    try:
-        done = charge(gateway, wanted)
-    except PaymentDeclined as refusal:
-        reason = str(refusal)
-        return uow.run(factory, lambda s: declined(s, order_id, reason, clock()), consumed=consumed)
-    return uow.run(
-        factory,
-        lambda s: captured(s, order_id, done, gateway.name, clock()),
-        consumed=consumed,
-    )
-
-
-def refund_step(
-    factory: sessionmaker[Session],
-    gateway: PaymentGateway,
-    order_id: uuid.UUID,
-    clock: Clock,
-    *,
-    consumed: int | None = None,
-) -> str:
-    """Refund a cancelled order's captured payment under the payment's key; record it."""
-    wanted = uow.read(factory, lambda s: refund_request(s, order_id))
-    if wanted is None:
-        uow.consume(factory, consumed)
-        return "skipped"
-    key, amount = wanted
-    done = gateway.refund(idempotency_key=key, amount=amount)
-    result, _ = uow.run(factory, lambda s: refunded(s, order_id, done, clock()), consumed=consumed)
-    return result
+        note = "payment refunded"
+        state.transition(session, order, OrderStatus.REFUNDED, now, note, payment_status=refunded)
+        return Outcome.of(order).moved_to(OrderStatus.REFUNDED, refunded)
+    state.set_payment_status(session, order_id, refunded)  # nothing else waits on it
+    return Outcome.of(order)

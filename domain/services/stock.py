@@ -11,15 +11,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
-from domain import steps, tables
 from domain.errors import PermanentError
 from domain.models import (
-    Inventory,
     InventoryMovement,
-    InventoryVariant,
     MovementType,
     OrderStatus,
     PaymentStatus,
@@ -28,24 +24,31 @@ from domain.models import (
 )
 from domain.notifications import Kind
 from domain.services import notify, state
-from domain.services.state import StockLine
+from domain.services.state import PRODUCT_STOCK, VARIANT_STOCK, Outcome, StockLine
 from domain.sql import Statement
-from domain.uow import stage
+from domain.validation import sql_literal
 
-_INVENTORY: Table = Inventory.__table__  # type: ignore[assignment]
-_VARIANTS: Table = InventoryVariant.__table__  # type: ignore[assignment]
+LEDGER = InventoryMovement.__tablename__
+ORDER_REFERENCE = "order"  # reference_type of the movements an order makes
+RESTOCK_REFERENCE = "restock"
 
 # What must hold of a stock row for a change to it: enough free units (or backorders allowed,
 # which only products have), enough units held for the line, or nothing.
 _GUARDS = {
-    ("inventory", "free"): "(quantity_on_hand - quantity_reserved >= :quantity OR allow_backorder)",
-    ("inventory_variants", "free"): "quantity_on_hand - quantity_reserved >= :quantity",
-    ("inventory", "held"): "quantity_reserved >= :quantity",
-    ("inventory_variants", "held"): "quantity_reserved >= :quantity",
-    ("inventory", "any"): "true",
-    ("inventory_variants", "any"): "true",
+    (
+        PRODUCT_STOCK,
+        "free",
+    ): "(quantity_on_hand - quantity_reserved >= :quantity OR allow_backorder)",
+    (VARIANT_STOCK, "free"): "quantity_on_hand - quantity_reserved >= :quantity",
+    (PRODUCT_STOCK, "held"): "quantity_reserved >= :quantity",
+    (VARIANT_STOCK, "held"): "quantity_reserved >= :quantity",
+    (PRODUCT_STOCK, "any"): "true",
+    (VARIANT_STOCK, "any"): "true",
 }
-_LEDGER_COLUMN = {"inventory": "inventory_id", "inventory_variants": "inventory_variant_id"}
+_LEDGER_COLUMN = {
+    PRODUCT_STOCK: InventoryMovement.inventory_id.key,
+    VARIANT_STOCK: InventoryMovement.inventory_variant_id.key,
+}
 _SET = (
     "quantity_on_hand = quantity_on_hand + :on_hand,"
     " quantity_reserved = quantity_reserved + :reserved, version = version + 1"
@@ -59,7 +62,7 @@ _MOVE = {
             UPDATE {table} SET {_SET} WHERE id = :row_id AND {condition}
             RETURNING id, quantity_on_hand, quantity_reserved
         )
-        INSERT INTO inventory_movements ({_LEDGER_COLUMN[table]}, movement_type, quantity,
+        INSERT INTO {LEDGER} ({_LEDGER_COLUMN[table]}, movement_type, quantity,
             reason, reference_type, reference_id, resulting_quantity, resulting_reserved)
         SELECT id, :kind, :quantity, :reason, :reference_type, :reference_id,
                quantity_on_hand, quantity_reserved
@@ -71,21 +74,42 @@ _MOVE = {
 }
 # The same change without a ledger line: giving back a reservation this transaction made.
 _UNDO = {
-    table: text(f"UPDATE {table} SET {_SET} WHERE id = :row_id AND {_GUARDS[(table, 'held')]}")
+    table: Statement(f"UPDATE {table} SET {_SET} WHERE id = :row_id AND {_GUARDS[(table, 'held')]}")
     for table in _LEDGER_COLUMN
 }
-_FORGET_RESERVATION = text(
-    "DELETE FROM inventory_movements WHERE reference_type = 'order' AND reference_id = :order_id"
-    " AND movement_type = 'reserve'"
+_FORGET_RESERVATION = Statement(
+    f"DELETE FROM {LEDGER} WHERE reference_type = {sql_literal(ORDER_REFERENCE)}"
+    f" AND reference_id = :order_id AND movement_type = {sql_literal(MovementType.RESERVE)}"
 )
+# The stock row of a SKU: its product's, else its variant's.
+_STOCK_OF_SKU = Statement(
+    f"""
+    SELECT {sql_literal(PRODUCT_STOCK)} AS tbl, i.id FROM {PRODUCT_STOCK} i
+    JOIN {Product.__tablename__} p ON p.id = i.product_id WHERE p.sku = :sku
+    UNION ALL
+    SELECT {sql_literal(VARIANT_STOCK)}, iv.id FROM {VARIANT_STOCK} iv
+    JOIN {ProductVariant.__tablename__} v ON v.id = iv.variant_id WHERE v.sku = :sku
+    LIMIT 1
+    """
+)
+# The stock row locked, and whether a restock under this key already added to it.
+_LOCK_AND_CHECK = {
+    table: Statement(
+        f"""
+        SELECT EXISTS (
+            SELECT 1 FROM {LEDGER}
+            WHERE reference_type = {sql_literal(RESTOCK_REFERENCE)}
+              AND reference_id = :reference AND {column} = :row_id
+        ) AS done
+        FROM {table} WHERE id = :row_id FOR UPDATE
+        """
+    )
+    for table, column in _LEDGER_COLUMN.items()
+}
 
 
 class UnknownSku(PermanentError):
     pass
-
-
-def _table(line: StockLine) -> Table:
-    return _INVENTORY if line.table == "inventory" else _VARIANTS
 
 
 def _move(
@@ -113,43 +137,31 @@ def _move(
     return None if row is None else (row.resulting_quantity, row.resulting_reserved)
 
 
-def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> str:
-    """Hold stock for every line of a pending order, or cancel it as out of stock."""
+def reserve(session: Session, order_id: uuid.UUID, now: datetime) -> Outcome | None:
+    """Hold stock for every line of a pending order, or cancel it as out of stock (and tell
+    the customer). None if there is no such order; unchanged if it is no longer pending."""
     order = state.load(session, order_id)
     if order is None or order.status != OrderStatus.PENDING:
-        return "skipped" if order is None else order.status.value
+        return None if order is None else Outcome.of(order)
     short = _reserve_all(session, order)
     if short is None:
         state.transition(session, order, OrderStatus.CONFIRMED, now, "stock reserved")
-        stage(session, steps.CAPTURE, {"order_id": str(order.id)}, order.id)
-        return OrderStatus.CONFIRMED.value
-    state.transition(
-        session,
-        order,
-        OrderStatus.CANCELLED,
-        now,
-        f"out of stock: {short}",
-        payment_status=PaymentStatus.CANCELLED.value,
+        return Outcome.of(order).moved_to(OrderStatus.CONFIRMED)
+    cancelled = PaymentStatus.CANCELLED
+    note = f"out of stock: {short}"
+    state.transition(session, order, OrderStatus.CANCELLED, now, note, payment_status=cancelled)
+    state.move_payment(session, order.id, cancelled, [PaymentStatus.PENDING])
+    reason = f"{short} is out of stock"
+    emailed = notify.prepare(
+        session, order.id, order.customer_email, Kind.ORDER_CANCELLED, reason=reason
     )
-    session.execute(
-        update(tables.payments)
-        .where(tables.payments.c.order_id == order.id)
-        .values(status=PaymentStatus.CANCELLED)
-    )
-    notify.prepare(
-        session,
-        order.id,
-        order.customer_email,
-        Kind.ORDER_CANCELLED,
-        reason=f"{short} is out of stock",
-    )
-    return OrderStatus.CANCELLED.value
+    return Outcome.of(order).moved_to(OrderStatus.CANCELLED, cancelled, emails=emailed)
 
 
 def _reserve_all(session: Session, order: state.OrderState) -> str | None:
     """Reserve each line in lock order; on a shortage give back what was taken (and its ledger
     lines: nothing moved in the end), name the SKU."""
-    ref = ("order", order.id)
+    ref = (ORDER_REFERENCE, order.id)
     taken: list[StockLine] = []
     for line in order.lines:
         if _move(session, line, (0, line.quantity), "free", MovementType.RESERVE, ref, "reserved"):
@@ -157,70 +169,40 @@ def _reserve_all(session: Session, order: state.OrderState) -> str | None:
             continue
         for held in taken:
             back = {"row_id": held.row_id, "on_hand": 0, "reserved": -held.quantity}
-            session.execute(_UNDO[held.table], {**back, "quantity": held.quantity})
+            _UNDO[held.table].run(session, {**back, "quantity": held.quantity})
         if taken:
-            session.execute(_FORGET_RESERVATION, {"order_id": order.id})
+            _FORGET_RESERVATION.run(session, {"order_id": order.id})
         return line.sku
     return None
 
 
 def release(session: Session, order: state.OrderState, reason: str) -> None:
     """Give back what a reserved order held (each line once, whatever retries happen)."""
+    ref = (ORDER_REFERENCE, order.id)
     for line in order.lines:
-        change = (0, -line.quantity)
-        _move(session, line, change, "held", MovementType.RELEASE, ("order", order.id), reason)
+        _move(session, line, (0, -line.quantity), "held", MovementType.RELEASE, ref, reason)
 
 
 def ship_out(session: Session, order: state.OrderState) -> None:
     """Stock leaves the shelf: on hand and reserved both drop by each line's quantity."""
+    ref = (ORDER_REFERENCE, order.id)
     for line in order.lines:
         change = (-line.quantity, -line.quantity)
-        if not _move(
-            session, line, change, "held", MovementType.OUT, ("order", order.id), "shipped"
-        ):
+        if not _move(session, line, change, "held", MovementType.OUT, ref, "shipped"):
             raise PermanentError(f"order {order.order_number}: {line.sku} was not reserved")
 
 
 def restock(session: Session, sku: str, quantity: int, reason: str, key: str) -> dict[str, object]:
     """Add received units once per key: a repeated message finds its movement and adds nothing."""
-    line = _restock_line(session, sku, quantity)
     reference = uuid.uuid5(uuid.NAMESPACE_URL, f"backroom:restock:{key}")
-    table = _table(line)
-    session.execute(select(table.c.id).where(table.c.id == line.row_id).with_for_update())
-    if _already(session, line, reference):
+    found = _STOCK_OF_SKU.run(session, {"sku": sku}).one_or_none()
+    if found is None:
+        raise UnknownSku(f"sku: unknown SKU {sku}")
+    line = StockLine(found.tbl, found.id, quantity, sku)
+    check = {"row_id": line.row_id, "reference": reference}
+    if _LOCK_AND_CHECK[line.table].run(session, check).one().done:
         return {"sku": sku, "added": 0, "duplicate": True}
-    after = _move(
-        session, line, (quantity, 0), "any", MovementType.IN, ("restock", reference), reason
-    )
+    ref = (RESTOCK_REFERENCE, reference)
+    after = _move(session, line, (quantity, 0), "any", MovementType.IN, ref, reason)
     assert after is not None
     return {"sku": sku, "added": quantity, "quantity_on_hand": after[0], "duplicate": False}
-
-
-def _restock_line(session: Session, sku: str, quantity: int) -> StockLine:
-    row = session.execute(
-        select(Inventory.id).join(Product).where(Product.sku == sku)
-    ).scalar_one_or_none()
-    if row is not None:
-        return StockLine("inventory", row, quantity, sku)
-    row = session.execute(
-        select(InventoryVariant.id).join(ProductVariant).where(ProductVariant.sku == sku)
-    ).scalar_one_or_none()
-    if row is None:
-        raise UnknownSku(f"sku: unknown SKU {sku}")
-    return StockLine("inventory_variants", row, quantity, sku)
-
-
-def _already(session: Session, line: StockLine, reference: uuid.UUID) -> bool:
-    column = (
-        InventoryMovement.inventory_id
-        if line.table == "inventory"
-        else InventoryMovement.inventory_variant_id
-    )
-    found = session.execute(
-        select(InventoryMovement.id).where(
-            InventoryMovement.reference_type == "restock",
-            InventoryMovement.reference_id == reference,
-            column == line.row_id,
-        )
-    ).first()
-    return found is not None

@@ -1,17 +1,19 @@
-"""The sweep: the database is the truth, the broker only a courier.
+"""The sweep's queries: the database is the truth, the broker only a courier.
 
-It publishes outbox rows a crash left unpublished, and re-drives orders that stopped moving
-(a message lost, a queue flushed) by staging again the step their state calls for. Every
-step is idempotent, so a re-drive of an order that was merely slow does no harm.
+`unpublished` finds outbox rows a crash left unpublished (or a flushed queue lost) and marks
+them sent again; `stuck_orders` finds orders that stopped moving in a state that waits for a
+step, and touches them so the next sweep gives the re-driven step time to work;
+`unsent_emails` finds orders whose emails wait with no send on its way. Which step a stuck
+order waits for is the handlers' decision (`domain.handlers.flow`), not this module's.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain import steps
@@ -20,128 +22,104 @@ from domain.models import (
     DeadLetterStatus,
     Notification,
     NotificationStatus,
-    Order,
     OrderStatus,
     OutboxMessage,
     PaymentStatus,
 )
-from domain.services import notify
-from domain.uow import Step, stage
+from domain.services.state import ORDERS
+from domain.sql import Statement
+from domain.uow import Step
+from domain.validation import sql_literal
 
-NEXT_STEP = {
-    OrderStatus.PENDING: steps.RESERVE,
-    OrderStatus.CONFIRMED: steps.CAPTURE,
-    OrderStatus.PROCESSING: steps.FULFIL,
-}
+OUTBOX = OutboxMessage.__tablename__
+
+_UNPUBLISHED = Statement(
+    f"""
+    WITH due AS (
+        SELECT id FROM {OUTBOX}
+        WHERE consumed_at IS NULL AND sent_at < now() - CAST(:older_than AS interval)
+        ORDER BY id LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE {OUTBOX} m SET sends = m.sends + 1, sent_at = now() FROM due WHERE m.id = due.id
+    RETURNING m.id, m.task, m.kwargs
+    """
+)
+# Orders in a waiting state (status, and payment status where it matters), not changed for a
+# while, with no step of theirs in the outbox and no open dead letter for them (an operator
+# decides those: replay or discard), locked and touched.
+_STUCK = Statement(
+    f"""
+    WITH stuck AS (
+        SELECT o.id, o.updated_at AS last_change FROM {ORDERS} o
+        JOIN unnest(CAST(:statuses AS text[]), CAST(:payments AS text[])) AS w(status, payment)
+          ON o.status = w.status AND (w.payment IS NULL OR o.payment_status = w.payment)
+        WHERE o.updated_at < now() - CAST(:older_than AS interval)
+          AND NOT EXISTS (
+              SELECT 1 FROM {OUTBOX} m WHERE m.order_id = o.id AND m.consumed_at IS NULL)
+          AND NOT EXISTS (
+              SELECT 1 FROM {DeadLetter.__tablename__} d
+              WHERE d.status = {sql_literal(DeadLetterStatus.OPEN)}
+                AND d.payload -> 'kwargs' ->> 'order_id' = CAST(o.id AS text))
+        ORDER BY o.updated_at LIMIT :limit
+        FOR UPDATE OF o SKIP LOCKED
+    )
+    UPDATE {ORDERS} o SET version = o.version + 1 FROM stuck WHERE o.id = stuck.id
+    RETURNING o.id, o.status, o.payment_status, stuck.last_change
+    """
+)
+_UNSENT_EMAILS = Statement(
+    f"""
+    SELECT n.order_id FROM {Notification.__tablename__} n
+    WHERE n.status = {sql_literal(NotificationStatus.PENDING)}
+      AND n.created_at < now() - CAST(:older_than AS interval)
+      AND NOT EXISTS (
+          SELECT 1 FROM {OUTBOX} m
+          WHERE m.order_id = n.order_id AND m.task = :send AND m.consumed_at IS NULL)
+    GROUP BY n.order_id
+    LIMIT :limit
+    """
+)
+
+Waiting = tuple[OrderStatus, PaymentStatus | None]  # a state that waits for a step
 
 
 @dataclass(frozen=True)
-class SweepReport:
-    republished: list[Step]
-    redriven_orders: int
-    redriven_notifications: int
+class StuckOrder:
+    id: uuid.UUID
+    status: OrderStatus
+    payment_status: PaymentStatus
 
 
-def _unpublished(session: Session, older_than: timedelta, limit: int) -> list[Step]:
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.consumed_at.is_(None),
-            OutboxMessage.sent_at < func.now() - older_than,
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    found = [Step(row.id, row.task, row.kwargs) for row in rows]
-    if found:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([step.id for step in found]))
-            .values(sends=OutboxMessage.sends + 1, sent_at=func.now())
-        )
-    return found
+def unpublished(session: Session, older_than: timedelta, limit: int) -> list[Step]:
+    """Outbox rows not consumed `older_than` after their last send, marked sent again now."""
+    rows = _UNPUBLISHED.run(session, {"older_than": older_than, "limit": limit})
+    return sorted((Step(row.id, row.task, row.kwargs) for row in rows), key=lambda s: s.id)
 
 
-def _no_pending_outbox(order_id: Any) -> ColumnElement[bool]:
-    return ~exists().where(OutboxMessage.order_id == order_id, OutboxMessage.consumed_at.is_(None))
+def stuck_orders(
+    session: Session, waiting: Iterable[Waiting], older_than: timedelta, limit: int
+) -> list[StuckOrder]:
+    """Orders in one of the `waiting` states that have not changed for `older_than`, oldest
+    first, touched (their `updated_at` is now)."""
+    states = list(waiting)
+    params = {
+        "statuses": [status.value for status, _ in states],
+        "payments": [None if payment is None else payment.value for _, payment in states],
+        "older_than": older_than,
+        "limit": limit,
+    }
+    rows = sorted(_STUCK.run(session, params), key=lambda row: row.last_change)
+    return [
+        StuckOrder(row.id, OrderStatus(row.status), PaymentStatus(row.payment_status))
+        for row in rows
+    ]
 
 
-def _no_open_dead_letter(order_id: Any) -> ColumnElement[bool]:
-    """An order whose step became a dead letter waits for the operator (replay or discard),
-    instead of failing again, and filing another dead letter, at every sweep."""
-    return ~exists().where(
-        DeadLetter.status == DeadLetterStatus.OPEN,
-        DeadLetter.payload["kwargs"]["order_id"].astext == cast(order_id, String),
-    )
-
-
-def _stuck_orders(session: Session, stuck_after: timedelta, limit: int) -> list[Order]:
-    moving = or_(
-        Order.status.in_(list(NEXT_STEP)),
-        (Order.status == OrderStatus.CANCELLED) & (Order.payment_status == PaymentStatus.CAPTURED),
-    )
-    stmt = (
-        select(Order)
-        .where(
-            moving,
-            Order.updated_at < func.now() - stuck_after,
-            _no_pending_outbox(Order.id),
-            _no_open_dead_letter(Order.id),
-        )
-        .order_by(Order.updated_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(stmt))
-
-
-def _redrive_orders(session: Session, stuck_after: timedelta, limit: int) -> int:
-    stuck = _stuck_orders(session, stuck_after, limit)
-    for order in stuck:
-        task = NEXT_STEP.get(order.status, steps.REFUND)
-        stage(session, task, {"order_id": str(order.id)}, order.id)
-    if stuck:  # touch them, so the next sweep gives the re-driven step time to work
-        session.execute(
-            update(Order).where(Order.id.in_([o.id for o in stuck])).values(id=Order.id)
-        )
-    return len(stuck)
-
-
-def _no_pending_send(order_id: Any) -> ColumnElement[bool]:
-    return ~exists().where(
-        OutboxMessage.order_id == order_id,
-        OutboxMessage.task == steps.NOTIFY,
-        OutboxMessage.consumed_at.is_(None),
-    )
-
-
-def _redrive_notifications(session: Session, stuck_after: timedelta, limit: int) -> int:
-    """Orders with an email pending too long and no send on its way: one send each.
+def unsent_emails(session: Session, older_than: timedelta, limit: int) -> list[uuid.UUID]:
+    """Orders with an email pending for `older_than` and no send of theirs in the outbox.
 
     Also what sends an order's confirmation when its fulfilment stalls (the confirmation
     normally goes out with the shipping email)."""
-    order_ids = session.scalars(
-        select(Notification.order_id)
-        .where(
-            Notification.status == NotificationStatus.PENDING,
-            Notification.created_at < func.now() - stuck_after,
-            _no_pending_send(Notification.order_id),
-        )
-        .group_by(Notification.order_id)
-        .limit(limit)
-    ).all()
-    for order_id in order_ids:
-        notify.stage_send(session, order_id)
-    return len(order_ids)
-
-
-def sweep(
-    session: Session, *, publish_after: timedelta, stuck_after: timedelta, limit: int = 500
-) -> SweepReport:
-    """What to publish again now; the re-driven steps come back from `uow.run` as new steps."""
-    return SweepReport(
-        republished=_unpublished(session, publish_after, limit),
-        redriven_orders=_redrive_orders(session, stuck_after, limit),
-        redriven_notifications=_redrive_notifications(session, stuck_after, limit),
-    )
+    params = {"older_than": older_than, "limit": limit, "send": steps.NOTIFY}
+    return [row.order_id for row in _UNSENT_EMAILS.run(session, params)]

@@ -1,9 +1,9 @@
-"""The order pipeline without Celery: a small driver that runs staged steps the way the tasks
-in `tasks/*.py` do (one unit of work per step, `consumed=` the step's outbox row), plus
+"""The order pipeline without Celery: a small driver that runs steps through the handlers'
+one runner (`domain.handlers.run_step`), exactly as the tasks in `tasks/*.py` do, plus
 builders of committed catalog rows and read helpers for what an operator checks.
 
 Tests build one `Pipeline` per test with `fresh_pipeline(engine)`, which empties every table
-(the provider's ledger too) first: the services commit for real.
+(the provider's ledger too) first: the handlers commit for real.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import contracts, steps, uow
+from domain import contracts, steps
 from domain.db import session_factory
 from domain.errors import RetryableError
+from domain.handlers import Ports, Ran, SweepPolicy, run_message, run_step
 from domain.models import InventoryVariant, Product, ProductVariant
-from domain.ports import Capture, Email
-from domain.services import fulfilment, notify, orders, payments, stock
+from domain.ports import Authorization, Capture, Email, Refund
+from domain.services import orders
 from domain.uow import Step
 from tests import factories
 from tests.e2e.harness import rows, scalar, truncate_everything
@@ -80,38 +81,84 @@ class RecordingMailer:
         self.sent.append(email)
 
 
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+class HookedGateway:
+    """The simulated provider, with things that happen while it is being called: each
+    function in `during_authorize` runs, once, when an authorization comes in (a customer
+    cancelling while the capture step waits for the provider, say)."""
+
+    def __init__(self, inner: SimulatedGateway) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.during_authorize: list[Callable[[], None]] = []
+
+    def authorize(self, **kwargs: Any) -> Authorization:
+        if self.during_authorize:
+            self.during_authorize.pop(0)()
+        return self.inner.authorize(**kwargs)
+
+    def capture(self, *, idempotency_key: str, authorization: Authorization) -> Capture:
+        return self.inner.capture(idempotency_key=idempotency_key, authorization=authorization)
+
+    def refund(self, *, idempotency_key: str, amount: int) -> Refund:
+        return self.inner.refund(idempotency_key=idempotency_key, amount=amount)
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return self.inner.ledger()
+
+    def captures(self, key: str | None = None) -> int:
+        return self.inner.captures(key)
+
+
 @dataclass
 class Pipeline:
-    """Runs steps by task name, as the worker would, each in its own unit of work."""
+    """Runs steps by task name, as the worker would: `run_step`, each in its own unit of work."""
 
     engine: Engine
     factory: sessionmaker[Session]
-    gateway: SimulatedGateway
+    gateway: HookedGateway
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     now: datetime = NOW
+    sweep: SweepPolicy = field(default_factory=SweepPolicy)
     ran: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(self.factory, self.gateway, self.mailer, FixedClock(self.now), self.sweep)
 
     # --- public tasks ------------------------------------------------------------------------
 
     def place(self, cmd: contracts.PlaceOrder) -> tuple[orders.Placed, list[Step]]:
-        return uow.run(self.factory, lambda s: orders.place(s, cmd, self.now))
+        ran = run_step(self.ports, steps.PLACE, cmd)
+        return orders.Placed(**ran.value(), created=bool(ran.steps)), ran.steps
 
     def cancel(
         self, number: str, reason: str = "customer_request"
     ) -> tuple[dict[str, str], list[Step]]:
         cmd = contracts.parse(contracts.CancelOrder, (), {"order_number": number, "reason": reason})
-        return uow.run(self.factory, lambda s: orders.cancel(s, cmd, self.now))
+        ran = run_step(self.ports, steps.CANCEL, cmd)
+        return ran.value(), ran.steps
 
     def restock(self, sku: str, quantity: int, key: str) -> dict[str, object]:
-        result, _ = uow.run(
-            self.factory, lambda s: stock.restock(s, sku, quantity, "delivery", key)
-        )
+        payload = {"sku": sku, "quantity": quantity, "reason": "delivery", "idempotency_key": key}
+        cmd = contracts.parse(contracts.Restock, (), payload)
+        result: dict[str, object] = run_step(self.ports, steps.RESTOCK, cmd).value()
         return result
+
+    def sweep_once(self) -> Ran:
+        return run_step(self.ports, steps.SWEEP, contracts.Sweep())
 
     # --- the driver --------------------------------------------------------------------------
 
     def drain(self, pending: list[Step], *, until: str | None = None) -> list[Step]:
-        """Run steps first in, first out (with the steps they stage) until none remain, or
+        """Run steps first in, first out (with the steps they ask for) until none remain, or
         until the next one is an `until` step; return what is left unrun."""
         queue = list(pending)
         for _ in range(MAX_STEPS):
@@ -121,60 +168,24 @@ class Pipeline:
         raise AssertionError(f"pipeline still busy after {MAX_STEPS} steps: {self.ran[-10:]}")
 
     def run(self, step: Step) -> list[Step]:
-        """One step; a retryable failure is tried again at once (the task would back off)."""
-        handler = self._handlers()[step.task]
+        """One step as its message asks; a retryable failure is tried again at once (the task
+        would back off)."""
         for _ in range(5):
+            ran = run_message(self.ports, step)
             try:
-                result, staged = handler(step)
+                result = ran.value()
             except RetryableError:
                 continue
             self.ran.append((step.task, result))
-            return staged
+            return ran.steps
         raise AssertionError(f"step {step} kept failing")
-
-    def _handlers(self) -> dict[str, Callable[[Step], tuple[str, list[Step]]]]:
-        return {
-            steps.RESERVE: self._reserve,
-            steps.CAPTURE: self._capture,
-            steps.REFUND: self._refund,
-            steps.FULFIL: self._fulfil,
-            steps.NOTIFY: self._notify,
-        }
-
-    def _reserve(self, step: Step) -> tuple[str, list[Step]]:
-        oid = uuid.UUID(step.kwargs["order_id"])
-        return uow.run(self.factory, lambda s: stock.reserve(s, oid, self.now), consumed=step.id)
-
-    def _capture(self, step: Step) -> tuple[str, list[Step]]:
-        oid = uuid.UUID(step.kwargs["order_id"])
-        return payments.capture_step(
-            self.factory, self.gateway, oid, lambda: self.now, consumed=step.id
-        )
-
-    def _refund(self, step: Step) -> tuple[str, list[Step]]:
-        oid = uuid.UUID(step.kwargs["order_id"])
-        result = payments.refund_step(
-            self.factory, self.gateway, oid, lambda: self.now, consumed=step.id
-        )
-        return result, []
-
-    def _fulfil(self, step: Step) -> tuple[str, list[Step]]:
-        oid = uuid.UUID(step.kwargs["order_id"])
-        return uow.run(
-            self.factory, lambda s: fulfilment.fulfil(s, oid, self.now), consumed=step.id
-        )
-
-    def _notify(self, step: Step) -> tuple[str, list[Step]]:
-        oid = uuid.UUID(step.kwargs["order_id"])
-        delivery = notify.send_pending(self.factory, oid, self.mailer, self.now, consumed=step.id)
-        return delivery.summary(), []
 
 
 def fresh_pipeline(engine: Engine) -> Pipeline:
     """Empty every table (and the provider's ledger), then a driver over `engine`."""
     gateway = SimulatedGateway(engine, slow_seconds=0.0)
     truncate_everything(engine)
-    return Pipeline(engine, session_factory(engine), gateway)
+    return Pipeline(engine, session_factory(engine), HookedGateway(gateway))
 
 
 # --- committed catalog rows --------------------------------------------------------------------
@@ -303,19 +314,29 @@ def payment_row(engine: Engine, order_id: str) -> dict[str, object]:
 class ChargedAfterCancel:
     placed: orders.Placed
     order_id: uuid.UUID
-    capture_step: Step
-    capture: Capture
-    cancel_steps: list[Step]
+    capture_step: Step  # the capture's message
+    capture_steps: list[Step]  # what the capture step asked for when it recorded the charge
+    cancel_steps: list[Step]  # what the cancel asked for
+
+
+def customer_cancels(pipeline: Pipeline, number: str, into: list[Step]) -> Callable[[], None]:
+    """The customer cancelling order `number`; the steps the cancel asks for go `into`."""
+
+    def cancel() -> None:
+        into.extend(pipeline.cancel(number)[1])
+
+    return cancel
 
 
 def charge_after_cancel(pipeline: Pipeline, lines: dict[str, int]) -> ChargedAfterCancel:
-    """The race: the capture task reads what to charge, the customer cancels, and then the
-    provider charges the card anyway (nothing is recorded of the capture yet)."""
+    """The race: the capture step reads what to charge, the customer cancels while the
+    provider is being called, and the provider charges the card anyway."""
     placed, placed_steps = pipeline.place(place_cmd("key-1", lines))
     [capture_step] = pipeline.drain(placed_steps, until=steps.CAPTURE)
+    cancel_steps: list[Step] = []
+    hook = customer_cancels(pipeline, placed.order_number, cancel_steps)
+    pipeline.gateway.during_authorize.append(hook)
+    capture_steps = pipeline.run(capture_step)
+    assert not pipeline.gateway.during_authorize, "the provider was never called"
     oid = uuid.UUID(placed.order_id)
-    request, _ = uow.run(pipeline.factory, lambda s: payments.request(s, oid))
-    assert request is not None
-    _, cancel_steps = pipeline.cancel(placed.order_number)
-    capture = payments.charge(pipeline.gateway, request)
-    return ChargedAfterCancel(placed, oid, capture_step, capture, cancel_steps)
+    return ChargedAfterCancel(placed, oid, capture_step, capture_steps, cancel_steps)

@@ -1,17 +1,18 @@
 """Cancelling and paying: refunds, declines and a capture that lands after a cancel, driven
-as the tasks drive the services (no Celery), on a real PostgreSQL."""
+through the step handlers as the tasks drive them (no Celery), on a real PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine
 
-from domain import steps, uow
-from domain.services import orders, payments
+from domain import steps
+from domain.services import orders
+from domain.uow import Step
 from tests.integration.pipeline_helpers import (
-    NOW,
     Pipeline,
     charge_after_cancel,
+    customer_cancels,
     history,
     notification_states,
     on_hand_reserved,
@@ -145,18 +146,12 @@ def test_given_capture_lands_after_cancel_then_refunded_and_never_shipped(
 ) -> None:
     stock_products(engine, {"TEE-1": 10})
     race = charge_after_cancel(pipeline, {"TEE-1": 2})
-    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
-    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
-    result, capture_steps = uow.run(
-        pipeline.factory,
-        lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
-        consumed=capture_step.id,
-    )
+    placed, gateway = race.placed, pipeline.gateway
 
-    assert result == "cancelled"
-    assert [step.task for step in capture_steps] == [steps.REFUND]
+    assert pipeline.ran[-1] == (steps.CAPTURE, "cancelled")
+    assert [step.task for step in race.capture_steps] == [steps.REFUND]
     assert order_state(engine, placed.order_id) == ("cancelled", "captured")
-    pipeline.drain(cancel_steps + capture_steps)
+    pipeline.drain(race.cancel_steps + race.capture_steps)
     assert order_state(engine, placed.order_id) == ("refunded", "refunded")
     assert payment_row(engine, placed.order_id)["status"] == "refunded"
     [ledger] = gateway.ledger()
@@ -173,23 +168,26 @@ def test_given_refunded_order_when_a_duplicate_capture_lands_then_payment_stays_
     pipeline: Pipeline, engine: Engine
 ) -> None:
     stock_products(engine, {"TEE-1": 10})
-    race = charge_after_cancel(pipeline, {"TEE-1": 2})  # two deliveries of the capture...
-    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
-    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
-    _, refund_steps = uow.run(
-        pipeline.factory, lambda s: payments.captured(s, oid, capture, gateway.name, NOW)
-    )
-    pipeline.drain(cancel_steps + refund_steps)
-    assert order_state(engine, placed.order_id) == ("refunded", "refunded")
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    [capture] = pipeline.drain(placed_steps, until=steps.CAPTURE)
+    gateway, first_delivery_asked = pipeline.gateway, list[Step]()
 
-    result, late_steps = uow.run(  # the second delivery records the same capture, late
-        pipeline.factory,
-        lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
-        consumed=capture_step.id,
-    )
+    def second_delivery_runs_meanwhile() -> None:
+        """Both deliveries read 'confirmed'; while the provider serves the first, the second
+        is charged, the customer cancels during it, and the refund goes through."""
+        cancel_steps: list[Step] = []
+        gateway.during_authorize.append(
+            customer_cancels(pipeline, placed.order_number, cancel_steps)
+        )
+        second_asked = pipeline.run(capture)
+        pipeline.drain(cancel_steps + second_asked)
+        assert order_state(engine, placed.order_id) == ("refunded", "refunded")
 
-    assert result == "refunded"
-    assert late_steps == []
+    gateway.during_authorize.append(second_delivery_runs_meanwhile)
+    first_delivery_asked = pipeline.run(capture)  # lands late, with the same single charge
+
+    assert pipeline.ran[-1] == (steps.CAPTURE, "refunded")
+    assert first_delivery_asked == []
     assert order_state(engine, placed.order_id) == ("refunded", "refunded")
     payment = payment_row(engine, placed.order_id)
     assert (payment["status"], payment["refunded_amount"]) == ("refunded", 2 * 1250)

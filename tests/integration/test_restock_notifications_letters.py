@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from domain import steps, uow
+from domain.contracts import OrderStep
+from domain.db import unit_of_work
+from domain.handlers import run_step
+from domain.handlers.flow import order_step
 from domain.models import DeadLetterStatus
 from domain.notifications import Kind
 from domain.ports import Email, MailUnavailable
@@ -109,15 +113,13 @@ def test_given_notification_prepared_twice_then_one_row_and_second_says_false(
 ) -> None:
     oid, email = _placed_order(pipeline, engine)
 
-    def prepare(s: notify.Session) -> bool:
-        return notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
+    def prepare() -> bool:
+        with unit_of_work(pipeline.factory) as s:
+            return notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
 
-    first, first_steps = uow.run(pipeline.factory, prepare)
-    second, second_steps = uow.run(pipeline.factory, prepare)
+    first, second = prepare(), prepare()
 
     assert (first, second) == (True, False)
-    assert [step.task for step in first_steps] == [steps.NOTIFY]
-    assert second_steps == []
     assert scalar(engine, "SELECT count(*) FROM notifications WHERE order_id = :id", id=oid) == 1
 
 
@@ -125,29 +127,34 @@ EXTRA = {Kind.ORDER_SHIPPED: {"tracking_number": "BRP0001", "carrier": "Backroom
 
 
 def _prepared(pipeline: Pipeline, oid: uuid.UUID, email: str, *kinds: Kind) -> list[Step]:
-    """The notifications recorded, one unit of work each, and the sends they staged."""
-    staged: list[Step] = []
+    """The notifications recorded, one unit of work each, each with the send a handler asks
+    for when it decides an email."""
+    sends: list[Step] = []
     for kind in kinds:
-        _, more = uow.run(
-            pipeline.factory,
-            lambda s, k=kind: notify.prepare(s, oid, email, k, **EXTRA.get(k, {})),
-        )
-        staged += more
-    return staged
+        with unit_of_work(pipeline.factory) as s:
+            notify.prepare(s, oid, email, kind, **EXTRA.get(kind, {}))
+            sends += uow.finish(s, None, [order_step(steps.NOTIFY, oid)])
+    return sends
 
 
-def test_given_two_emails_decided_in_one_unit_of_work_then_one_send_for_the_order(
+def test_given_paid_order_when_fulfilled_then_one_send_carries_confirmation_and_shipping(
     pipeline: Pipeline, engine: Engine
 ) -> None:
-    oid, email = _placed_order(pipeline, engine)
+    stock_products(engine, {"TEE-1": 10})
+    placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 1}))
+    [fulfil] = pipeline.drain(placed_steps, until=steps.FULFIL)
+    assert notification_states(engine, placed.order_id) == {"order_confirmed": "pending"}
 
-    def decide(s: notify.Session) -> None:
-        notify.prepare(s, oid, email, Kind.ORDER_CONFIRMED)
-        notify.prepare(s, oid, email, Kind.ORDER_SHIPPED, **EXTRA[Kind.ORDER_SHIPPED])
+    staged = pipeline.run(fulfil)
 
-    _, staged = uow.run(pipeline.factory, decide)
-
-    assert [(step.task, step.kwargs) for step in staged] == [(steps.NOTIFY, {"order_id": str(oid)})]
+    assert [(step.task, step.kwargs) for step in staged] == [
+        (steps.NOTIFY, {"order_id": placed.order_id})
+    ]
+    pipeline.drain(staged)
+    assert [e.headers["X-Backroom-Kind"] for e in pipeline.mailer.sent] == [
+        "order_confirmed",
+        "order_shipped",
+    ]
 
 
 def test_given_sent_notification_when_sent_again_then_nothing_goes_out(
@@ -158,7 +165,8 @@ def test_given_sent_notification_when_sent_again_then_nothing_goes_out(
     assert pipeline.drain([send]) == []
     assert len(pipeline.mailer.sent) == 1
 
-    taken, _ = uow.run(pipeline.factory, lambda s: notify.take(s, oid))
+    with unit_of_work(pipeline.factory) as s:
+        taken = notify.take(s, oid)
     pipeline.drain([send])  # the same message, delivered again
 
     assert taken == []
@@ -187,15 +195,17 @@ def test_given_second_email_refused_for_now_when_retried_then_each_sent_once_in_
     pipeline.mailer = FlakyOnce(fail_at=2)
     [send, *_] = _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED, Kind.ORDER_SHIPPED)
 
+    ports, payload = pipeline.ports, OrderStep(order_id=oid)
+
     with pytest.raises(MailUnavailable):
-        notify.send_pending(pipeline.factory, oid, pipeline.mailer, NOW, consumed=send.id)
+        run_step(ports, steps.NOTIFY, payload, consumed=send.id).value()
     after_first = notification_states(engine, str(oid))
     error = scalar(engine, "SELECT last_error FROM notifications WHERE kind = 'order_shipped'")
-    retried = notify.send_pending(pipeline.factory, oid, pipeline.mailer, NOW, consumed=send.id)
+    retried = run_step(ports, steps.NOTIFY, payload, consumed=send.id).value()
 
     assert after_first == {"order_confirmed": "sent", "order_shipped": "pending"}
     assert error == "421 try again later"
-    assert [c.kind for c in retried.sent] == [Kind.ORDER_SHIPPED]
+    assert retried == "sent 1"
     assert [e.headers["X-Backroom-Kind"] for e in pipeline.mailer.sent] == [
         "order_confirmed",
         "order_shipped",
@@ -247,9 +257,8 @@ def test_given_dead_letter_when_replayed_then_listed_resolved_and_not_open_again
     pipeline: Pipeline, engine: Engine
 ) -> None:
     payload = {"args": [], "kwargs": {"sku": "NOPE-9", "quantity": 1}}
-    letter_id, _ = uow.run(
-        pipeline.factory,
-        lambda s: dead_letters.record(
+    with unit_of_work(pipeline.factory) as s:
+        letter_id = dead_letters.record(
             s,
             task="inventory.restock",
             task_id="task-1",
@@ -257,28 +266,27 @@ def test_given_dead_letter_when_replayed_then_listed_resolved_and_not_open_again
             payload=payload,
             reason="sku: unknown SKU NOPE-9",
             error_type="UnknownSku",
-        ),
-    )
+        )
 
-    listed, _ = uow.run(pipeline.factory, dead_letters.listing)
+    with unit_of_work(pipeline.factory) as s:
+        listed = dead_letters.listing(s)
     assert [(d.id, d.task, d.payload, d.status) for d in listed] == [
         (letter_id, "inventory.restock", payload, DeadLetterStatus.OPEN)
     ]
 
-    resolved, _ = uow.run(
-        pipeline.factory,
-        lambda s: dead_letters.resolve(s, letter_id, DeadLetterStatus.REPLAYED, "sent again", NOW),
-    )
+    with unit_of_work(pipeline.factory) as s:
+        resolved = dead_letters.resolve(s, letter_id, DeadLetterStatus.REPLAYED, "sent again", NOW)
     assert resolved.status is DeadLetterStatus.REPLAYED
     row = rows(engine, "SELECT * FROM dead_letters WHERE id = :id", id=letter_id)[0]
     assert (row.status, row.resolved_at, row.resolution_note) == ("replayed", NOW, "sent again")
-    assert uow.run(pipeline.factory, dead_letters.listing)[0] == []
+    with unit_of_work(pipeline.factory) as s:
+        assert dead_letters.listing(s) == []
 
-    with pytest.raises(dead_letters.NotOpen, match="already replayed"):
-        uow.run(
-            pipeline.factory,
-            lambda s: dead_letters.resolve(s, letter_id, DeadLetterStatus.DISCARDED, "no", NOW),
-        )
+    with (
+        pytest.raises(dead_letters.NotOpen, match="already replayed"),
+        unit_of_work(pipeline.factory) as s,
+    ):
+        dead_letters.resolve(s, letter_id, DeadLetterStatus.DISCARDED, "no", NOW)
     assert scalar(engine, "SELECT status FROM dead_letters WHERE id = :id", id=letter_id) == (
         "replayed"
     )

@@ -4,15 +4,17 @@ orders that stopped moving, with real thresholds and rows made old in the databa
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 
-from domain import steps, uow
+from domain import steps
+from domain.db import unit_of_work
+from domain.handlers import SweepPolicy
 from domain.models import DeadLetterStatus
-from domain.services import dead_letters, payments
-from domain.services.sweep import SweepReport, sweep
+from domain.services import dead_letters
 from domain.uow import Step
 from tests.integration.pipeline_helpers import (
     NOW,
@@ -35,11 +37,22 @@ STUCK_AFTER = timedelta(minutes=5)
 AN_HOUR = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class SweepReport:
+    republished: list[Step]  # outbox rows sent again as they were
+    redriven_orders: int
+    redriven_notifications: int
+
+
 def run_sweep(pipeline: Pipeline) -> tuple[SweepReport, list[Step]]:
-    return uow.run(
-        pipeline.factory,
-        lambda s: sweep(s, publish_after=PUBLISH_AFTER, stuck_after=STUCK_AFTER),
+    """One `orders.sweep`: what it sent again as it was, its counts, and the new steps."""
+    ran = pipeline.sweep_once()
+    counts = ran.value()
+    resent = counts["republished"]
+    report = SweepReport(
+        ran.steps[:resent], counts["redriven_orders"], counts["redriven_notifications"]
     )
+    return report, ran.steps[resent:]
 
 
 def _outbox(engine: Engine) -> list[tuple[str, int, bool]]:
@@ -56,6 +69,7 @@ def _outbox(engine: Engine) -> list[tuple[str, int, bool]]:
 def pipeline(engine: Engine) -> Pipeline:
     """The driver on an emptied database, with one product in stock."""
     pipeline = fresh_pipeline(engine)
+    pipeline.sweep = SweepPolicy(publish_after=PUBLISH_AFTER, stuck_after=STUCK_AFTER)
     stock_products(engine, {"TEE-1": 10})
     return pipeline
 
@@ -143,9 +157,8 @@ def test_given_stuck_order_whose_step_is_an_open_dead_letter_then_it_waits_for_t
     pipeline.drain(placed_steps, until=steps.CAPTURE)
     consume_outbox(engine, steps.CAPTURE)
     age_order(engine, placed.order_id, AN_HOUR)
-    letter_id, _ = uow.run(
-        pipeline.factory,
-        lambda s: dead_letters.record(
+    with unit_of_work(pipeline.factory) as s:
+        letter_id = dead_letters.record(
             s,
             task=steps.CAPTURE,
             task_id="t-1",
@@ -153,14 +166,11 @@ def test_given_stuck_order_whose_step_is_an_open_dead_letter_then_it_waits_for_t
             payload={"args": [], "kwargs": {"order_id": placed.order_id, "outbox_id": 7}},
             reason="payment provider unavailable (attempt 9), try again",
             error_type="PaymentUnavailable",
-        ),
-    )
+        )
 
     waiting, _ = run_sweep(pipeline)
-    uow.run(
-        pipeline.factory,
-        lambda s: dead_letters.resolve(s, letter_id, DeadLetterStatus.DISCARDED, "ok", NOW),
-    )
+    with unit_of_work(pipeline.factory) as s:
+        dead_letters.resolve(s, letter_id, DeadLetterStatus.DISCARDED, "ok", NOW)
     resumed, redriven = run_sweep(pipeline)
 
     assert waiting.redriven_orders == 0
@@ -216,9 +226,8 @@ def test_given_paid_order_whose_fulfilment_stalls_when_swept_then_confirmation_s
     placed, placed_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 1}))
     [fulfil] = pipeline.drain(placed_steps, until=steps.FULFIL)
     # paid; its confirmation waits for fulfilment's send, and fulfilment goes to an operator
-    uow.run(
-        pipeline.factory,
-        lambda s: dead_letters.record(
+    with unit_of_work(pipeline.factory) as s:
+        dead_letters.record(
             s,
             task=steps.FULFIL,
             task_id="t-1",
@@ -226,8 +235,7 @@ def test_given_paid_order_whose_fulfilment_stalls_when_swept_then_confirmation_s
             payload={"args": [], "kwargs": fulfil.kwargs},
             reason="warehouse system down",
             error_type="RuntimeError",
-        ),
-    )
+        )
     consume_outbox(engine)
     age_notifications(engine, AN_HOUR)
     age_order(engine, placed.order_id, AN_HOUR)
@@ -261,15 +269,9 @@ def test_given_fresh_pending_notification_when_swept_then_left_alone(
 def test_given_cancelled_order_with_captured_payment_when_swept_then_refund_staged(
     pipeline: Pipeline, engine: Engine
 ) -> None:
-    race = charge_after_cancel(pipeline, {"TEE-1": 2})
-    placed, oid, capture_step, capture = race.placed, race.order_id, race.capture_step, race.capture
-    cancel_steps, gateway = race.cancel_steps, pipeline.gateway
-    uow.run(
-        pipeline.factory,
-        lambda s: payments.captured(s, oid, capture, gateway.name, NOW),
-        consumed=capture_step.id,
-    )
-    pipeline.drain(cancel_steps)
+    race = charge_after_cancel(pipeline, {"TEE-1": 2})  # the capture asked for the refund...
+    placed, oid, gateway = race.placed, race.order_id, pipeline.gateway
+    pipeline.drain(race.cancel_steps)
     consume_outbox(engine, steps.REFUND)  # the refund message was lost after delivery
     age_order(engine, placed.order_id, AN_HOUR)
 

@@ -1,0 +1,98 @@
+"""What a handler is given and what it answers.
+
+A handler is a plain function `handler(work, payload) -> Done`: `work` is an open unit of work
+(the session of one transaction, the time the step runs at, the ports), `payload` the step's
+parsed arguments. It does the step and answers with its result and the steps that come next;
+`domain.handlers.runner.run_step` writes those to the outbox and commits.
+
+A step that must talk to the outside world between two transactions is a `CallOut`: `ask`
+reads what to do, `call` does it outside any transaction, `record` writes the answer in the
+step's unit of work. The capture and the refund are such steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.ports import Clock, Mailer, PaymentGateway
+from domain.uow import Next, Step
+
+P = TypeVar("P")  # the payload
+Q = TypeVar("Q")  # what a call-out asks the outside world
+A = TypeVar("A")  # its answer
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    """When the sweep acts: a step's message not run `publish_after` after it was sent is sent
+    again; an order that has not moved for `stuck_after` is re-driven."""
+
+    publish_after: timedelta = timedelta(minutes=10)
+    stuck_after: timedelta = timedelta(minutes=10)
+    limit: int = 500  # rows of each kind per sweep
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What the handlers need from the outside world, built once per process."""
+
+    factory: sessionmaker[Session]
+    gateway: PaymentGateway
+    mailer: Mailer
+    clock: Clock
+    sweep: SweepPolicy = field(default_factory=SweepPolicy)
+
+
+@dataclass(frozen=True)
+class Work:
+    """An open unit of work: one transaction's session, the time the step runs at, the ports."""
+
+    session: Session
+    now: datetime
+    ports: Ports
+
+
+@dataclass(frozen=True)
+class Done:
+    """A handler's answer: its result, the steps that come next (written to the outbox with
+    the work), outbox rows to publish again as they are (the sweep), and an error to raise
+    once the work is committed (a refused email: what went out stays recorded)."""
+
+    result: Any
+    next: tuple[Next, ...] = ()
+    resend: tuple[Step, ...] = ()
+    error: Exception | None = None
+
+
+Handler = Callable[[Work, Any], Done]
+
+
+@dataclass(frozen=True)
+class CallOut(Generic[P, Q, A]):
+    """A step split where it calls out: `ask` (outside any transaction; None: nothing to do),
+    `call` (the outside world: no transaction open), `record` (the step's unit of work)."""
+
+    ask: Callable[[Session, P], Q | None]
+    call: Callable[[Ports, Q], A]
+    record: Callable[[Work, P, A], Done]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What running a step gave: its result, the steps to publish now that it has committed,
+    and the error it ends with, if any."""
+
+    result: Any
+    steps: list[Step]
+    error: Exception | None = None
+
+    def value(self) -> Any:
+        """The result, or the step's error raised (after its work was committed)."""
+        if self.error is not None:
+            raise self.error
+        return self.result
