@@ -45,7 +45,7 @@ import plain_sql  # noqa: E402
 import migrations  # noqa: E402
 from backroom_client import BackroomClient  # noqa: E402
 from domain.db import make_engine, session_factory, to_url  # noqa: E402
-from domain.services.seed import seed_catalog  # noqa: E402
+from workers.demo.seed import seed_catalog  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
 ADDRESS = {

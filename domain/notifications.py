@@ -55,13 +55,6 @@ _SUBJECTS: dict[Kind, str] = {
     Kind.ORDER_CANCELLED: "Your order {order_number} was cancelled",
     Kind.PAYMENT_FAILED: "Payment for order {order_number} failed",
 }
-# Reason codes the services use, in words for the customer; any other reason is shown as given.
-_REASONS: dict[str, str] = {
-    "out_of_stock": "one or more items are out of stock",
-    "customer_request": "you asked us to cancel it",
-    "payment_declined": "the payment was declined",
-    "payment_failed": "the payment could not be completed",
-}
 
 # ISO 4217 minor units where they are not 2 (the others, USD, EUR, GBP…, have 2).
 _MINOR_UNITS: dict[str, int] = {
@@ -93,11 +86,6 @@ def format_money(cents: int, currency: str) -> str:
         return f"{cents:,} {currency}"
     major, minor = divmod(cents, 10**decimals)
     return f"{major:,}.{minor:0{decimals}d} {currency}"
-
-
-def describe_reason(reason: str) -> str:
-    """A reason code in words for the customer (`out_of_stock` -> `one or more items are…`)."""
-    return _REASONS.get(reason, reason)
 
 
 def render(kind: Kind, context: Mapping[str, Any], *, to: str, message_id: str) -> Email:
@@ -139,5 +127,4 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     environment.filters["money"] = format_money
-    environment.filters["reason"] = describe_reason
     return environment

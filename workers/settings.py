@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # in transaction mode, which does not keep a client on one server session)
     broker_url: str | None = None
     result_backend: str | None = None
+    # The shop's IANA time zone (`zone`): no code reads it yet; the scheduled jobs will, to run
+    # at the shop's local times, and so will the nightly report, to cut its days.
     timezone: str = "UTC"
     data_dir: str = ".backroom"
 
@@ -68,13 +70,14 @@ class Settings(BaseSettings):
     smtp_from: EmailStr = "backroom@localhost.localdomain"
     smtp_tls: bool = False
 
+    # Who gets the nightly report (comma-separated in the variable): no code reads it yet; the
+    # nightly report will send to these addresses.
     report_recipients: Annotated[list[EmailStr], NoDecode] = Field(default_factory=list)
 
     flower_user: str = "admin"
     flower_password: SecretStr | None = None
 
     mailer: Literal["smtp", "file"] = "smtp"  # file: the simulated provider, .eml files
-    payment_provider: Literal["simulated"] = "simulated"
     sweep_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps (beat)
     # An order that has not moved for this long is re-driven; a step's message not yet run after
     # this long is sent again. Both must exceed the longest queueing delay you expect, or a

@@ -26,14 +26,9 @@ from domain.models import (
     User,
     product_categories,
 )
-from domain.services.seed import (
-    DEMO_EMAIL_DOMAIN,
-    NonDemoData,
-    SeedReport,
-    is_demo_sku,
-    seed_catalog,
-)
 from tests import factories
+from workers.demo.rows import DEMO_EMAIL_DOMAIN, is_demo_sku
+from workers.demo.seed import NonDemoData, SeedReport, seed_catalog
 
 TRUNCATE = "TRUNCATE users, roles, products, categories, brands, tags, inventory CASCADE"
 Snapshot = list[tuple[str, str, int, int]]

@@ -44,7 +44,7 @@ def context(**changes: Any) -> dict[str, Any]:
         },
         "tracking_number": "1Z999AA10123456784",
         "carrier": "UPS",
-        "reason": "out_of_stock",
+        "reason": "one or more items are out of stock",
     }
     return base | changes
 
@@ -92,11 +92,15 @@ def test_given_a_shipped_order_then_carrier_and_tracking_number_are_shown() -> N
         assert "1Z999AA10123456784" in body
 
 
-def test_given_a_reason_code_then_it_is_said_in_words_and_other_reasons_as_given() -> None:
-    out_of_stock = render_kind(Kind.ORDER_CANCELLED)
-    as_given = render_kind(Kind.PAYMENT_FAILED, reason="the card has expired")
-    assert "out of stock" in out_of_stock.text
-    assert "the card has expired" in as_given.text
+def test_given_a_reason_then_both_bodies_say_it_as_given() -> None:
+    cancelled = render_kind(Kind.ORDER_CANCELLED)
+    declined = render_kind(Kind.PAYMENT_FAILED, reason="the card has expired")
+    assert cancelled.html is not None
+    assert declined.html is not None
+    assert "because one or more items are out of stock." in cancelled.text
+    assert "one or more items are out of stock." in cancelled.html
+    assert ": the card has expired." in declined.text
+    assert "the card has expired." in declined.html
 
 
 def test_given_no_customer_name_then_the_greeting_is_neutral() -> None:

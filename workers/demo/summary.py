@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from domain.notifications import format_money
-from workers.ops import out
+from workers.cli.output import out
 
 _PER_ORDER = text(
     """

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from sqlalchemy import Engine, text
@@ -27,8 +27,10 @@ import migrations
 from backroom_client import BackroomClient
 from domain.db import make_engine
 from domain.services import orders
-from workers import ops
-from workers.progress import ProgressBar
+from workers.cli.data import print_seed_report, run_seed
+from workers.cli.output import out, progress_bar
+from workers.cli.servers import served
+from workers.demo.summary import collect, print_summary
 from workers.settings import Settings
 
 FINAL = sorted(status.value for status in orders.FINAL)
@@ -44,36 +46,38 @@ ADDRESS = {
 @contextmanager
 def worker_processes(env: dict[str, str], concurrency: int, log: Path) -> Iterator[None]:
     """One worker on every queue and one beat, as subprocesses; stopped (warm) at the end."""
-    handle = log.open("ab")
-    argv = [sys.executable, "-m", "workers.cli"]
-    procs = [
-        subprocess.Popen(
-            [*argv, "worker", "-c", str(concurrency), "-n", "demo@%h"],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
-        subprocess.Popen(
-            [*argv, "beat"],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        handle.close()
+    with log.open("ab") as handle:
+        procs = [
+            _spawn(["worker", "-c", str(concurrency), "-n", "demo@%h"], env, handle),
+            _spawn(["beat"], env, handle),
+        ]
+        try:
+            yield
+        finally:
+            _stop(procs)
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`backroom ARGV` in a process group of its own (so a signal reaches its pool too)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *argv],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM (Celery's warm shutdown) to all, then SIGKILL to any still there after 30 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _skus(engine: Engine) -> tuple[list[str], list[str]]:
@@ -147,26 +151,24 @@ def _place(client: BackroomClient, payloads: list[dict[str, Any]]) -> dict[str, 
 
 
 def _wait(engine: Engine, run: str, total: int, timeout: float) -> None:
-    bar = ProgressBar("orders final", min_total=1)
+    """Until every order is final or `timeout` seconds pass, with a bar of the final ones."""
     deadline = time.monotonic() + timeout
     done = 0
-    while done < total and time.monotonic() < deadline:
-        done = _final_count(engine, run)
-        bar(done, total)
-        time.sleep(0.25)
-    bar.close()
+    with progress_bar("orders final", min_total=1) as progress:
+        while done < total and time.monotonic() < deadline:
+            done = _final_count(engine, run)
+            progress(done, total)
+            time.sleep(0.25)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     where = "configured" if settings.database_url else f"embedded (under {settings.data_dir}/)"
-    ops.out(f"Backroom demo: {args.orders} orders on {where} servers")
-    with ops.served(settings) as urls:
+    out(f"Backroom demo: {args.orders} orders on {where} servers")
+    with served(settings) as urls:
         assert urls.database_url is not None
         assert urls.broker_url is not None
         command.upgrade(migrations.config(urls.database_url), "head")
-        ops.out("schema migrated")
-        from workers.cli import print_seed_report, run_seed
-
+        out("schema migrated")
         print_seed_report(run_seed(urls.database_url, args))
         engine = make_engine(urls.database_url, pool_size=1)
         env = {**os.environ, "BACKROOM_MAILER": os.environ.get("BACKROOM_MAILER", "file")}
@@ -174,12 +176,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         with worker_processes(env, args.concurrency, log):
             summary = _drive(engine, urls, settings, args)
         engine.dispose()
-    from workers.summary import print_summary
-
     print_summary(summary)
-    ops.out(f"worker logs: {log}; emails (simulated provider): {Path(settings.data_dir) / 'mail'}")
+    out(f"worker logs: {log}; emails (simulated provider): {Path(settings.data_dir) / 'mail'}")
     if settings.database_url is None:
-        ops.out("embedded servers stopped (data kept in the data folder for the next run)")
+        out("embedded servers stopped (data kept in the data folder for the next run)")
     return 0 if summary["final"] == summary["placed"] else 1
 
 
@@ -194,7 +194,6 @@ def _drive(
     engine: Engine, urls: Any, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
     from workers.app import transport_options
-    from workers.summary import collect
 
     client = BackroomClient(
         urls.broker_url,
@@ -206,7 +205,7 @@ def _drive(
         _await_worker(client)
         topped = _restock_low(client, engine, run_id)
         if topped:
-            ops.out(f"restocked {topped} low SKUs through inventory.restock")
+            out(f"restocked {topped} low SKUs through inventory.restock")
         good, gone = _skus(engine)
         rng = random.Random(args.seed)
         payloads = [_payload(rng, run_id, n, good, gone) for n in range(args.orders)]

@@ -1,35 +1,25 @@
-"""`backroom`: the operators' command line.
-
-Every command reads the settings first; a wrong value stops it with one line naming the
-variable (exit 2). Servers not configured are embedded under the data folder, started for the
-command and stopped after it, unless they were already running.
-"""
+"""Commands for the data and its servers: `db` (migrations), `seed`, `embedded` and `demo`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 
 import migrations
 from domain.db import make_engine, session_factory
-from domain.errors import DomainError
-from domain.services.seed import SeedReport, seed_catalog
-from workers import embedded, ops
-from workers.ops import out
-from workers.progress import ProgressBar
-from workers.settings import Settings, SettingsError, load_settings
-
-Handler = Callable[[Settings, argparse.Namespace], int]
+from workers import embedded
+from workers.cli.output import out, progress_bar
+from workers.cli.servers import database
+from workers.demo.seed import SeedReport, seed_catalog
+from workers.settings import Settings
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.INFO)
-    with ops.database(settings) as url:
+    with database(settings) as url:
         cfg = migrations.config(url)
         if args.action == "upgrade":
             command.upgrade(cfg, args.revision or "head")
@@ -43,19 +33,19 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_seed(url: str, args: argparse.Namespace) -> SeedReport:
+    """Seed the demo catalog at `url` with the counts in `args`, showing a bar while it runs."""
     engine = make_engine(url)
-    bar = ProgressBar("seeding")
     try:
-        return seed_catalog(
-            session_factory(engine),
-            products=args.products,
-            customers=args.customers,
-            seed=args.seed,
-            force=args.force,
-            progress=bar,
-        )
+        with progress_bar("seeding") as progress:
+            return seed_catalog(
+                session_factory(engine),
+                products=args.products,
+                customers=args.customers,
+                seed=args.seed,
+                force=args.force,
+                progress=progress,
+            )
     finally:
-        bar.close()
         engine.dispose()
 
 
@@ -66,7 +56,7 @@ def print_seed_report(report: SeedReport) -> None:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    with ops.database(settings) as url:
+    with database(settings) as url:
         print_seed_report(run_seed(url, args))
     return 0
 
@@ -88,23 +78,12 @@ def cmd_embedded(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from workers import demo
+    from workers.demo.run import run  # imported here: the other commands need none of it
 
-    return demo.run(settings, args)
-
-
-def _add_seed_options(parser: argparse.ArgumentParser, products: int, customers: int) -> None:
-    parser.add_argument("--products", type=int, default=products, metavar="N")
-    parser.add_argument("--customers", type=int, default=customers, metavar="M")
-    parser.add_argument("--seed", type=int, default=42, metavar="S", help="same S, same data")
-    parser.add_argument(
-        "--force", action="store_true", help="seed even if the database holds non-demo data"
-    )
+    return run(settings, args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backroom", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = sub.add_parser("db", help="migrations: upgrade, downgrade, current, check")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
     db.add_argument("revision", nargs="?", help="target (upgrade: head; downgrade: -1, base)")
@@ -115,30 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
     emb = sub.add_parser("embedded", help="the embedded PostgreSQL and Redis under the data dir")
     emb.add_argument("action", choices=["start", "stop", "status"])
     emb.set_defaults(handler=cmd_embedded)
+    _add_demo_parser(sub)
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="the main job, on embedded servers if none configured")
     _add_seed_options(demo, products=500, customers=100)
     demo.add_argument("--orders", type=int, default=500, metavar="N", help="orders to place")
     demo.add_argument("-c", "--concurrency", type=int, default=4, help="worker processes")
     demo.add_argument("--timeout", type=float, default=600, help="seconds to wait for orders")
     demo.set_defaults(handler=cmd_demo)
-    ops.add_parsers(sub)
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings()
-        handler: Handler = args.handler
-        return handler(settings, args)
-    except SettingsError as error:
-        print(f"backroom: {error}", file=sys.stderr)
-        return 2
-    except (DomainError, embedded.EmbeddedError) as error:
-        print(f"backroom: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _add_seed_options(parser: argparse.ArgumentParser, products: int, customers: int) -> None:
+    parser.add_argument("--products", type=int, default=products, metavar="N")
+    parser.add_argument("--customers", type=int, default=customers, metavar="M")
+    parser.add_argument("--seed", type=int, default=42, metavar="S", help="same S, same data")
+    parser.add_argument(
+        "--force", action="store_true", help="seed even if the database holds non-demo data"
+    )
