@@ -1,11 +1,12 @@
 """Sends a saga's next steps: Celery task messages, built by Celery, on a producer kept per process.
 
-`app.send_task` does, for every message, work that is the same for every step of one task
-name: it asks the router for the queue, takes a producer from the pool and gives it back,
-binds a fresh copy of the queue to the channel to check it was declared, works out the node
-name, and builds an `AsyncResult` (whose `__del__` unregisters it from the result backend).
-On a busy pipeline worker that was a fifth of the worker's Python time (measured with
-`py-spy --gil`), more than the order's SQL.
+`app.send_task` does, for every message, work whose result is the same for every message of
+one task name: it asks the router for the queue, takes a producer from the pool and gives it
+back, binds a fresh copy of the queue to the channel to check it was declared, works out the
+node name, and builds an `AsyncResult` (whose `__del__` unregisters it from the result
+backend) that nobody reads for an internal step. A pipeline worker publishes a next step for
+nearly every task it runs, so that repeated work is paid on the hot path, over and over, for
+answers it already has.
 
 `StepPublisher` keeps what does not change: one producer per worker process (made after the
 fork, as Celery's pool would), each task name's route resolved once, its queue bound once

@@ -2,8 +2,9 @@
 what a user would check by reading the file (dependencies, image, queues, auth, healthchecks).
 
 No Docker engine runs where these tests run, so the schema is the closest thing to
-`docker compose config`. The schema lives next to the repository (`../shared/data`); when it is
-missing the test fails and says so, because a skipped validation looks like a passing one.
+`docker compose config`. The schema is vendored in `tests/data/compose-spec.json` (origin and
+licence in `tests/data/README.md`); if it is missing the test fails and says so, because a
+skipped validation looks like a passing one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jsonschema import Draft7Validator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-SCHEMA_FILE = REPO_ROOT.parent / "shared" / "data" / "compose-spec.json"
+SCHEMA_FILE = REPO_ROOT / "tests" / "data" / "compose-spec.json"
 
 INFRASTRUCTURE = ("postgres", "redis", "rabbitmq")
 WORKERS = ("worker-orders", "worker-payments", "worker-notifications", "worker-reports")
@@ -37,8 +38,8 @@ URL_PASSWORD = re.compile(r"://[^:/@\s]+:(\$\{[^}]*\}|[^@/\s]*)@")
 def load_schema(path: Path = SCHEMA_FILE) -> dict[str, Any]:
     if not path.is_file():
         pytest.fail(
-            f"Compose Specification schema not found at {path}: it is expected in "
-            "../shared/data/compose-spec.json next to the repository (see its README); "
+            f"Compose Specification schema not found at {path}: it is vendored in "
+            "tests/data/compose-spec.json (see tests/data/README.md); "
             "without it docker-compose.yml cannot be validated.",
             pytrace=False,
         )
