@@ -54,11 +54,17 @@ OrderNumber = Annotated[
 
 
 class ContractViolation(PermanentError):
-    """A payload that breaks the contract; `field` names the first offending field."""
+    """A payload that breaks the contract; `field` names the first offending field.
 
-    def __init__(self, field: str, message: str) -> None:
+    Its text is `field: message`, and it can be rebuilt from that text alone, as pickle and a
+    Celery client rebuild an exception: a dead letter and a caller see `ContractViolation`."""
+
+    def __init__(self, field: str, message: str | None = None) -> None:
+        if message is None:  # rebuilt from its own text
+            field, _, message = field.partition(": ")
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
 
 
 class Payload(BaseModel):

@@ -28,8 +28,14 @@ class Refused(PermanentError):
 
 
 class RuleViolated(PermanentError):
-    """The database refused a change because it breaks one of the model's rules."""
+    """The database refused a change because it breaks one of the model's rules.
 
-    def __init__(self, rule: str, message: str) -> None:
+    Its text is `sentence (rule)`, and it can be rebuilt from that text alone, as pickle and a
+    Celery client rebuild an exception: a dead letter and a caller see `RuleViolated`."""
+
+    def __init__(self, rule: str, message: str | None = None) -> None:
+        if message is None:  # rebuilt from its own text
+            message, rule = rule, rule.rpartition(" (")[2].removesuffix(")")
         super().__init__(message)
         self.rule = rule
+        self.message = message

@@ -235,8 +235,9 @@ def test_given_bad_payloads_then_each_error_names_its_field_and_each_is_kept(
         not_an_object.get(timeout=30)
     wait_for(lambda: scalar(clean, "SELECT count(*) FROM dead_letters") == 6, 10, "6 dead letters")
 
-    letters = rows(clean, "SELECT task, reason, payload FROM dead_letters ORDER BY id")
+    letters = rows(clean, "SELECT task, reason, payload, error_type FROM dead_letters ORDER BY id")
     assert [letter.task for letter in letters] == ["orders.place"] * 6
+    assert {letter.error_type for letter in letters} == {"ContractViolation"}
     for letter, (field, payload) in zip(letters, sent, strict=False):
         assert letter.reason.startswith(f"{field}: ")
         assert letter.payload == {"args": [], "kwargs": payload}

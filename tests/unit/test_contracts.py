@@ -104,3 +104,25 @@ def test_given_published_schema_then_it_matches_the_code_and_validates_payloads(
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(good_order(coupon="FREE"), schema)
     assert {task["queue"] for task in published["tasks"].values()} == {"orders"}
+
+
+def test_given_a_contract_violation_then_celery_passes_it_on_as_itself() -> None:
+    from celery import Celery
+    from celery.utils.serialization import get_pickleable_exception
+
+    from domain.errors import RuleViolated
+
+    refusal = ContractViolation("lines.0.sku", "unknown SKU NOPE-1")
+    rule = RuleViolated("ck_x", "stock on hand can never go below zero (ck_x)")
+    backend = Celery(backend="cache+memory://").backend
+
+    in_worker = [get_pickleable_exception(error) for error in (refusal, rule)]
+    at_caller = [
+        backend.exception_to_python(backend.prepare_exception(error, "json"))
+        for error in (refusal, rule)
+    ]
+
+    for passed in (in_worker, at_caller):
+        assert [type(error) for error in passed] == [ContractViolation, RuleViolated]
+        assert [str(error) for error in passed] == [str(refusal), str(rule)]
+        assert (passed[0].field, passed[1].rule) == ("lines.0.sku", "ck_x")
