@@ -287,12 +287,16 @@ def running_urls(data_dir: Path) -> EmbeddedServers:
 
 @contextmanager
 def resolve_urls(settings: Settings) -> Iterator[EmbeddedServers]:
-    """The effective URLs: those set in `settings`, embedded servers for the others."""
-    need_redis = settings.broker_url is None or settings.result_backend is None
+    """The effective URLs: those set in `settings`, embedded servers for the others.
+
+    The embedded Redis is the result backend only when it is the broker too: with a broker
+    configured, results go where the app puts them (`BACKROOM_RESULT_BACKEND`, else a Redis
+    broker), never to a server of this machine alone, which callers elsewhere cannot read."""
+    embed_broker = settings.broker_url is None
     postgres = settings.database_url is None
-    with embedded_servers(Path(settings.data_dir), postgres=postgres, redis=need_redis) as embedded:
+    with embedded_servers(Path(settings.data_dir), postgres=postgres, redis=embed_broker) as found:
         yield EmbeddedServers(
-            database_url=settings.database_url or embedded.database_url,
-            broker_url=settings.broker_url or embedded.broker_url,
-            result_backend=settings.result_backend or embedded.result_backend,
+            database_url=settings.database_url or found.database_url,
+            broker_url=settings.broker_url or found.broker_url,
+            result_backend=settings.result_backend or found.result_backend,
         )

@@ -148,3 +148,17 @@ def test_given_data_folder_too_deep_for_a_socket_when_starting_redis_then_socket
         assert (long_data_dir / "redis" / "redis.db").parent.is_dir()
 
     assert not socket.parent.exists()
+
+
+def test_given_a_broker_but_no_result_backend_when_resolving_urls_then_no_redis_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = "amqp://guest:guest@broker.invalid:5672//"
+    settings = _settings(
+        tmp_path / "data", monkeypatch, database_url=EXTERNAL_DB, broker_url=broker
+    )
+
+    with embedded.resolve_urls(settings) as urls:
+        assert urls == embedded.EmbeddedServers(EXTERNAL_DB, broker, None)
+
+    assert not (tmp_path / "data").exists()
