@@ -11,6 +11,7 @@ from domain.handlers.flow import WAITS_FOR, after, order_step, waits_for
 from domain.handlers.step import Done, Work
 from domain.services import orders, stock, sweep
 from domain.steps import NOTIFY
+from domain.uow import Next
 
 log = logging.getLogger("backroom.orders")
 
@@ -60,7 +61,7 @@ def sweep_orders(work: Work, _: Sweep) -> Done:
     return Done(counts, (*redrive, *sends), tuple(resend))
 
 
-def _step_for(order: sweep.StuckOrder) -> Any:
+def _step_for(order: sweep.StuckOrder) -> Next:
     task = waits_for(order.status, order.payment_status)
     assert task is not None, f"{order} is in no waiting state"
     return order_step(task, order.id)
