@@ -37,6 +37,13 @@ from domain.models.pipeline import (
     NotificationStatus,
     OutboxMessage,
 )
+from domain.models.schedule import (
+    PausedEntry,
+    ReorderRequest,
+    ReorderStatus,
+    RunStatus,
+    ScheduledRun,
+)
 from domain.models.shopping import CartItem, Review, ReviewStatus, Wishlist, WishlistItem
 from domain.models.users import (
     Address,
@@ -71,15 +78,20 @@ __all__ = [
     "OrderStatus",
     "OrderStatusHistory",
     "OutboxMessage",
+    "PausedEntry",
     "Payment",
     "PaymentStatus",
     "Product",
     "ProductImage",
     "ProductStatus",
     "ProductVariant",
+    "ReorderRequest",
+    "ReorderStatus",
     "Review",
     "ReviewStatus",
     "Role",
+    "RunStatus",
+    "ScheduledRun",
     "Shipment",
     "ShippingStatus",
     "Tag",
