@@ -11,6 +11,7 @@ import uuid
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -154,6 +155,11 @@ class Restock(Payload):
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
         default=None, description="defaults to the Celery task id"
     )
+    reorder_request: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)] | None = Field(
+        default=None,
+        description="the reorder request this delivery answers (the number in the vendor's"
+        " email): an open request for the same SKU is closed",
+    )
 
 
 class OrderStatusQuery(Payload):
@@ -233,5 +239,20 @@ class OrderStep(Payload):
     order_id: uuid.UUID
 
 
-class Sweep(Payload):
-    """`orders.sweep`: no arguments; what it does is set by the sweep's settings."""
+class Scheduled(Payload):
+    """A payload that may carry the beat's slot: the entry and the slot (an aware instant, UTC)
+    it was sent for. A task given one runs once per slot (see `domain.handlers.runner`)."""
+
+    entry: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    slot: AwareDatetime | None = None
+
+
+class Slot(Scheduled):
+    """The payload of a scheduled job: it works on its slot's window, never on the clock."""
+
+    entry: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    slot: AwareDatetime
+
+
+class Sweep(Scheduled):
+    """`orders.sweep`: sent by the beat with its slot, or run by hand (`backroom sweep`)."""

@@ -17,3 +17,7 @@ REFUND = "payments.refund"
 FULFIL = "orders.fulfil"
 NOTIFY = "notifications.send"
 SWEEP = "orders.sweep"
+
+# Scheduled by the beat (`scheduler/`): their payload is the slot they run for.
+EXPIRE_RESERVATIONS = "inventory.expire_reservations"
+CHECK_REORDER = "inventory.check_reorder"

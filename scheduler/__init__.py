@@ -1,1 +1,2 @@
-"""Celery beat: the schedule and the one-active-beat lock."""
+"""Backroom's beat: the entries (`schedule`), their slots in the shop's zone (`crontab`), the
+one-active-beat lock (`leader`) and the loop that claims and sends each slot once (`beat`)."""

@@ -1,35 +1,88 @@
-"""One active beat at a time: a PostgreSQL advisory lock held for the beat's whole life.
+"""One active beat at a time: a PostgreSQL advisory lock, held by one connection for as long
+as the beat leads.
 
-A second beat waits as a standby and takes over when the first one's connection goes away
-(a crash or a stop releases the lock with the session).
+A beat that does not get the lock stands by and tries again every few seconds, through
+database restarts, until the leader's session ends (it stopped, died, or lost its connection),
+which releases the lock. The connection that holds the lock is the one the leader claims its
+slots on, so each claim can prove, in its own transaction, that the lock is still held
+(`domain.services.runs.fenced`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("backroom.beat")
 LOCK_KEY = 0x6261636B726F6F6D  # "backroom"
+ACTIVE = "this beat is the active one"
+STANDBY = "another beat is active: standing by"
+
+
+class Stopped(Exception):
+    """The beat was asked to stop while it stood by."""
+
+
+def _try_lock(engine: Engine) -> Connection | None:
+    """A connection holding the lock, or None (another beat holds it)."""
+    conn = engine.connect()
+    try:
+        held = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    if held:
+        return conn
+    conn.close()
+    return None
+
+
+def wait_for_lock(engine: Engine, stop: threading.Event, poll_seconds: float) -> Connection:
+    """Block until this process holds the beat lock; the connection that holds it."""
+    said: str | None = None
+    while not stop.is_set():
+        try:
+            conn = _try_lock(engine)
+        except DBAPIError as error:  # the database is away: a standby keeps waiting
+            conn, said = None, _say(said, f"database unreachable, waiting: {_first_line(error)}")
+        else:
+            if conn is not None:
+                return conn
+            said = _say(said, STANDBY)
+        stop.wait(poll_seconds)
+    raise Stopped
 
 
 @contextmanager
-def leadership(engine: Engine, *, poll_seconds: float = 2.0) -> Iterator[None]:
-    """Block until this process holds the beat lock; hold it until the block exits."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        waited = False
-        while not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}):
-            if not waited:
-                log.warning("another beat is active: standing by")
-                waited = True
-            time.sleep(poll_seconds)
-        log.info("this beat is the active one")
-        try:
-            yield
-        finally:
+def leadership(
+    engine: Engine, stop: threading.Event, *, poll_seconds: float = 2.0
+) -> Iterator[Connection]:
+    """Hold the beat lock for the block: the connection that holds it. Leaving the block
+    releases it (or the end of the session does, if the connection is gone)."""
+    conn = wait_for_lock(engine, stop, poll_seconds)
+    log.info(ACTIVE)
+    try:
+        yield conn
+    finally:
+        with suppress(DBAPIError):
+            conn.rollback()
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            conn.commit()
+        conn.close()
+
+
+def _say(said: str | None, line: str) -> str:
+    """Log `line` once while it stays what the beat is doing."""
+    if line != said:
+        log.warning(line)
+    return line
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

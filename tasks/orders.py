@@ -37,6 +37,7 @@ def fulfil(order_id: str, outbox_id: int | None = None) -> str:
 
 
 @app.task(name=steps.SWEEP)
-def sweep_orders(outbox_id: int | None = None) -> dict[str, int]:
-    result: dict[str, int] = execute(steps.SWEEP, (), {}, outbox_id)
+def sweep_orders(*args: Any, outbox_id: int | None = None, **kwargs: Any) -> dict[str, int]:
+    """Sent by the beat with its slot (`entry`, `slot`), or run by hand with none."""
+    result: dict[str, int] = execute(steps.SWEEP, args, kwargs, outbox_id)
     return result

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
-from domain.handlers import Ports, SweepPolicy
+from domain.handlers import JobPolicy, Ports, SweepPolicy
 from domain.ports import SystemClock
 from workers import embedded
 from workers.adapters.mail import from_settings as mailer_from_settings
@@ -63,6 +63,7 @@ def build(settings: Settings) -> Runtime:
         mailer=mailer_from_settings(settings, simulate=settings.mailer == "file", outbox=outbox),
         clock=SystemClock(),
         sweep=sweep_policy(settings),
+        jobs=JobPolicy(settings.zone, timedelta(seconds=settings.reservation_hold)),
     )
     return Runtime(settings=settings, engine=engine, ports=ports)
 

@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     # in transaction mode, which does not keep a client on one server session)
     broker_url: str | None = None
     result_backend: str | None = None
-    # The shop's IANA time zone (`zone`): no code reads it yet; the scheduled jobs will, to run
-    # at the shop's local times, and so will the nightly report, to cut its days.
+    # The shop's IANA time zone (`zone`): the beat's crontabs are read in it, and a reorder
+    # request is made once per SKU per day of it.
     timezone: str = "UTC"
     data_dir: str = ".backroom"
 
@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # backlog gets duplicate messages (harmless: every step is idempotent, but wasted work).
     sweep_stuck_after: float = Field(default=600.0, gt=0)
     sweep_publish_after: float = Field(default=600.0, ge=0)
+    # An order still unpaid this many seconds after it was placed is cancelled and its stock
+    # released (the beat's `inventory.expire_reservations`).
+    reservation_hold: float = Field(default=900.0, gt=0)
     visibility_timeout: int = Field(default=3600, ge=5)  # Redis: unacked messages come back after
     broker_key_prefix: str = ""  # Redis: prefix every key, so environments can share a server
 

@@ -1,5 +1,6 @@
 """Handlers of what other systems and the beat ask for besides placing an order: cancel an
-order, report on one, restock a SKU, and sweep (the beat's recovery of lost steps)."""
+order, report on one, restock a SKU (closing the reorder request it names), and sweep (the
+beat's recovery of lost steps)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from domain.contracts import CancelOrder, OrderStatusQuery, Restock, Sweep
 from domain.handlers.flow import WAITS_FOR, after, order_step, waits_for
 from domain.handlers.step import Done, Work
-from domain.services import orders, stock, sweep
+from domain.services import orders, reorder, stock, sweep
 from domain.steps import NOTIFY
 from domain.uow import Next
 
@@ -32,11 +33,16 @@ def status(work: Work, query: OrderStatusQuery) -> Done:
 
 
 def restock(work: Work, cmd: Restock) -> Done:
-    """`inventory.restock`: units received, added once per idempotency key."""
+    """`inventory.restock`: units received, added once per idempotency key; the reorder
+    request it names, if any, closed by it (a request for another SKU, or none by that number,
+    refuses the whole restock)."""
     key = cmd.idempotency_key
     if key is None:
         raise ValueError("inventory.restock needs its idempotency key (the task supplies one)")
     result = stock.restock(work.session, cmd.sku, cmd.quantity, cmd.reason, key)
+    if cmd.reorder_request is not None and not result["duplicate"]:
+        closed = reorder.close(work.session, cmd.reorder_request, cmd.sku, key, work.now)
+        result |= {"reorder_request": cmd.reorder_request, "request_closed": closed}
     log.info("restock sku=%s %s", cmd.sku, result)
     return Done(result)
 

@@ -3,23 +3,30 @@ lost message, a test.
 
 `run_step` opens the step's unit of work, calls its handler, marks the handled message's
 outbox row consumed and writes the next steps to the outbox, and commits; the caller then
-publishes `Ran.steps`. A `CallOut` step first reads what to do and calls the outside world
-with no transaction open, then records the answer the same way. A database rule the work
+publishes `Ran.steps`. A step sent by the beat for a slot (its payload names the entry and the
+slot) runs once per slot: its run is marked started, then its work and the run's success
+commit together with the run's row locked, so a duplicate waits and then finds it done. A
+`CallOut` step first reads what to do and calls the outside world with no transaction open,
+then records the answer the same way. A database rule the work
 breaks (a CHECK, a UNIQUE) ends the step as `RuleViolated`, a sentence that names the rule,
 never the raw SQL with the row's contents.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from domain import contracts, integrity, steps, uow
-from domain.handlers import orders, requests
+from domain.handlers import jobs, orders, requests
 from domain.handlers.step import CallOut, Done, Handler, Ports, Ran, Work
+from domain.models import RunStatus
+from domain.services import runs
 from domain.uow import Step
 
 
@@ -42,6 +49,8 @@ HANDLERS: dict[str, Route] = {
     steps.STATUS: Route(contracts.OrderStatusQuery, requests.status),
     steps.RESTOCK: Route(contracts.Restock, requests.restock),
     steps.SWEEP: Route(contracts.Sweep, requests.sweep_orders),
+    steps.EXPIRE_RESERVATIONS: Route(contracts.Slot, jobs.expire_reservations),
+    steps.CHECK_REORDER: Route(contracts.Slot, jobs.check_reorder),
 }
 
 
@@ -57,6 +66,8 @@ def run_step(ports: Ports, task: str, payload: Any, *, consumed: int | None = No
     handler = HANDLERS[task].handler
     if isinstance(handler, CallOut):
         return _call_out(ports, handler, payload, consumed)
+    if isinstance(payload, contracts.Scheduled) and payload.entry and payload.slot:
+        return _once_per_slot(ports, task, payload, handler)
     return _in_one_transaction(ports, lambda work: handler(work, payload), consumed)
 
 
@@ -83,3 +94,39 @@ def _in_one_transaction(ports: Ports, handle: Callable[[Work], Done], consumed: 
     except IntegrityError as error:
         raise integrity.explain(error) from None
     return Ran(done.result, [*done.resend, *written], done.error)
+
+
+def _once_per_slot(ports: Ports, task: str, payload: contracts.Scheduled, handler: Handler) -> Ran:
+    entry, slot = _slot_of(payload)
+    with ports.factory.begin() as session:
+        if not runs.start(session, entry, task, slot):
+            return Ran(f"{entry} {slot.isoformat()} already succeeded", [])
+    try:
+        ran = _in_one_transaction(ports, lambda work: _slot_run(work, handler, payload), None)
+    except Exception as error:
+        with ports.factory.begin() as session:
+            runs.finish(session, entry, slot, RunStatus.FAILED, error=_describe(error))
+        raise
+    return ran
+
+
+def _slot_run(work: Work, handler: Handler, payload: contracts.Scheduled) -> Done:
+    entry, slot = _slot_of(payload)
+    if runs.lock(work.session, entry, slot) == RunStatus.SUCCEEDED:
+        return Done(f"{entry} {slot.isoformat()} already succeeded")
+    done = handler(work, payload)
+    status = RunStatus.SUCCEEDED if done.error is None else RunStatus.FAILED
+    result = json.dumps(done.result, default=str)
+    error = None if done.error is None else _describe(done.error)
+    runs.finish(work.session, entry, slot, status, result=result, error=error)
+    return done
+
+
+def _slot_of(payload: contracts.Scheduled) -> tuple[str, datetime]:
+    if payload.entry is None or payload.slot is None:
+        raise ValueError("a scheduled run needs its entry and its slot")
+    return payload.entry, payload.slot
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,15 @@ class SweepPolicy:
 
 
 @dataclass(frozen=True)
+class JobPolicy:
+    """What the scheduled jobs need to know of the shop: its time zone (a reorder request is
+    made once per SKU per local day) and how long an unpaid order holds its stock."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    reservation_hold: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
 class Ports:
     """What the handlers need from the outside world, built once per process."""
 
@@ -46,6 +56,7 @@ class Ports:
     mailer: Mailer
     clock: Clock
     sweep: SweepPolicy = field(default_factory=SweepPolicy)
+    jobs: JobPolicy = field(default_factory=JobPolicy)
 
 
 @dataclass(frozen=True)

@@ -198,9 +198,19 @@ _ID_OF = Statement(f"SELECT id FROM {ORDERS} WHERE order_number = :number")
 _OPEN = (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING)
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """Why an open order is cancelled: the stock ledger's reason for the units given back, the
+    status history note, and the customer email's sentence (`... was cancelled because ...`)."""
+
+    released: str
+    note: str
+    reason: str
+
+
 def cancel(session: Session, cmd: CancelOrder, now: datetime) -> Outcome:
-    """Cancel an order that has not shipped: its stock goes back, a payment not taken is
-    cancelled (a captured one waits for its refund), the customer is told."""
+    """Cancel an order that has not shipped, for the customer's reason (`cancel_open`); one
+    cancelled already is left as it is. `OrderNotFound`, or `NotCancellable` once shipped."""
     order_id = _ID_OF.run(session, {"number": cmd.order_number}).scalar()
     order = None if order_id is None else state.load(session, order_id)
     if order is None:
@@ -209,14 +219,23 @@ def cancel(session: Session, cmd: CancelOrder, now: datetime) -> Outcome:
         return Outcome.of(order)
     if order.status not in _OPEN:
         raise NotCancellable(f"order {order.order_number} is {order.status.value}: too late")
+    why = Cancellation("order cancelled", f"cancelled: {cmd.reason}", cmd.reason)
+    return cancel_open(session, order, why, now)
+
+
+def cancel_open(
+    session: Session, order: state.OrderState, why: Cancellation, now: datetime
+) -> Outcome:
+    """Cancel an open order loaded (and locked) by `state.load`: its stock goes back if it was
+    reserved, a payment not taken is cancelled (a captured one waits for its refund), the
+    history row gets `why.note`, and the customer's cancellation email is recorded."""
     if order.status != OrderStatus.PENDING:
-        stock.release(session, order, "order cancelled")
+        stock.release(session, order, why.released)
     payment = order.payment_status
     if payment != PaymentStatus.CAPTURED:
         payment = PaymentStatus.CANCELLED
         state.move_payment(session, order.id, payment, [PaymentStatus.PENDING])
-    note = f"cancelled: {cmd.reason}"
-    state.transition(session, order, OrderStatus.CANCELLED, now, note, payment_status=payment)
-    kind, reason = Kind.ORDER_CANCELLED, cmd.reason
+    state.transition(session, order, OrderStatus.CANCELLED, now, why.note, payment_status=payment)
+    kind, reason = Kind.ORDER_CANCELLED, why.reason
     emailed = notify.prepare(session, order.id, order.customer_email, kind, reason=reason)
     return Outcome.of(order).moved_to(OrderStatus.CANCELLED, payment, emails=emailed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 import migrations
 from backroom_client import BackroomClient
 from domain.db import make_engine
+from scheduler.leader import ACTIVE, STANDBY
 from tests.brokers import worker_env
 from tests.e2e.harness import (
     Broker,
@@ -76,20 +78,20 @@ def _crash_redis(folder: Path) -> None:
 
 def _start_and_place(
     procs: Processes, broker: Broker, prefix: str, lines: dict[str, int]
-) -> BackroomClient:
+) -> tuple[BackroomClient, subprocess.Popen[bytes]]:
     """A worker (resending lost steps after 3 s) and a beat, then ORDERS orders placed.
 
     Every SLOW_EVERY-th order pays with `tok_slow` (2 s at the provider), so captures are
     still running when the server goes away: their acknowledgements meet a dead connection.
     """
     procs.worker("w1", concurrency=2, BACKROOM_SWEEP_PUBLISH_AFTER="3")
-    procs.beat()
+    beat = procs.beat()
     wait_for_workers(broker, 1, procs)
     client = broker.client()
     for n in range(ORDERS):
         token = "tok_slow" if n % SLOW_EVERY == SLOW_EVERY - 1 else "tok_ok"
         client.place_order(**order(f"{prefix}-{n}", token, **lines))
-    return client
+    return client, beat
 
 
 def _capture_running(client: BackroomClient) -> bool:
@@ -123,7 +125,7 @@ def test_given_orders_in_flight_when_the_broker_crashes_and_comes_back_empty_the
     stock(engine, CHAOS_1=1000)
     procs = Processes(worker_env(database_url, broker, smtp_server, tmp_path), tmp_path)
     try:
-        client = _start_and_place(procs, broker, "chaos-redis", {"CHAOS_1": 1})
+        client, _ = _start_and_place(procs, broker, "chaos-redis", {"CHAOS_1": 1})
         wait_for(
             lambda: scalar(engine, "SELECT count(*) FROM orders") == ORDERS, 60, "orders placed"
         )
@@ -140,6 +142,10 @@ def test_given_orders_in_flight_when_the_broker_crashes_and_comes_back_empty_the
     assert scalar(engine, resent) > 0  # the crash really lost messages, and the sweep resent them
 
 
+def _log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def test_given_orders_in_flight_when_the_database_restarts_then_all_ship_once(
     own_postgres: tuple[Path, Engine, str],
     redis_broker: Broker,
@@ -150,14 +156,20 @@ def test_given_orders_in_flight_when_the_database_restarts_then_all_ship_once(
     stock(engine, CHAOS_2=1000)
     procs = Processes(worker_env(url, redis_broker, smtp_server, tmp_path), tmp_path)
     try:
-        client = _start_and_place(procs, redis_broker, "chaos-pg", {"CHAOS_2": 1})
+        client, leader = _start_and_place(procs, redis_broker, "chaos-pg", {"CHAOS_2": 1})
+        standby = procs.beat("standby")
+        wait_for(lambda: STANDBY in _log(tmp_path / "standby.log"), 30, "a standby beat")
         wait_for(lambda: scalar(engine, "SELECT count(*) FROM orders") >= 10, 60, "some orders")
         wait_for(lambda: _capture_running(client), 60, "a capture in progress", procs.logs)
         embedded.stop(folder, redis=False)  # a restart in the middle of the stream
         engine.dispose()
         embedded.start_detached(folder, redis=False)
+        wait_for(lambda: leader.poll() is not None, 60, "the leader to stop", procs.logs)
+        wait_for(lambda: ACTIVE in _log(tmp_path / "standby.log"), 60, "the standby to lead")
         wait_for(lambda: all_final(engine, ORDERS), 180, "all orders final", procs.logs)
         client.close()
     finally:
         procs.stop_all()
     _books_balance(engine)
+    assert leader.returncode == 3  # lost its database: exits for its supervisor to restart it
+    assert standby.poll() is None or standby.returncode == 0

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import contracts, steps
 from domain.db import session_factory
 from domain.errors import RetryableError
-from domain.handlers import Ports, Ran, SweepPolicy, run_message, run_step
+from domain.handlers import JobPolicy, Ports, Ran, SweepPolicy, run_message, run_step
 from domain.models import InventoryVariant, Product, ProductVariant
 from domain.ports import Authorization, Capture, Email, Refund
 from domain.services import orders
@@ -127,11 +127,13 @@ class Pipeline:
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     now: datetime = NOW
     sweep: SweepPolicy = field(default_factory=SweepPolicy)
+    jobs: JobPolicy = field(default_factory=JobPolicy)
     ran: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ports(self) -> Ports:
-        return Ports(self.factory, self.gateway, self.mailer, FixedClock(self.now), self.sweep)
+        clock = FixedClock(self.now)
+        return Ports(self.factory, self.gateway, self.mailer, clock, self.sweep, self.jobs)
 
     # --- public tasks ------------------------------------------------------------------------
 

@@ -1,13 +1,10 @@
-"""Commands that run a long-lived process: `worker`, `beat` and `flower`."""
+"""Commands that run a long-lived process: `worker` and `flower` (the beat: `schedule`)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-from pathlib import Path
 
-from domain.db import make_engine
 from workers.cli.output import fail
 from workers.cli.servers import served
 from workers.settings import Settings
@@ -24,25 +21,6 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         if args.hostname:
             argv += ["-n", args.hostname]
         app.worker_main(argv)
-    return 0
-
-
-def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
-    from scheduler.leader import leadership
-    from scheduler.schedule import beat_schedule
-
-    logging.getLogger("backroom.beat").setLevel(logging.INFO)  # say who is active, who waits
-    with served(settings) as urls:
-        from workers.app import app
-
-        assert urls.database_url is not None
-        engine = make_engine(urls.database_url, pool_size=0)
-        with leadership(engine):
-            app.conf.beat_schedule = beat_schedule(settings)
-            schedule = Path(settings.data_dir) / "celerybeat-schedule"
-            schedule.parent.mkdir(parents=True, exist_ok=True)
-            app.Beat(schedule=str(schedule), loglevel=args.loglevel).run()
-        engine.dispose()
     return 0
 
 
@@ -68,9 +46,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     worker.add_argument("-l", "--loglevel", default="INFO")
     worker.add_argument("-P", "--pool", default="prefork", help="prefork (default), solo, threads")
     worker.set_defaults(handler=cmd_worker)
-    beat = sub.add_parser("beat", help="start Celery beat (one active at a time)")
-    beat.add_argument("-l", "--loglevel", default="INFO")
-    beat.set_defaults(handler=cmd_beat)
     flower = sub.add_parser("flower", help="start Flower with basic authentication")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1")
