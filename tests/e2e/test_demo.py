@@ -1,5 +1,6 @@
 """`backroom demo`, the main job, run as a user runs it: a process of its own, given servers
-(the run's PostgreSQL in a database of its own, the run's Redis), real workers and beat."""
+(the run's PostgreSQL in a database of its own, the run's Redis), real workers and beat. After
+the orders it runs one reorder check by hand; its table must match the database and the mail."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 
 import psutil
 from sqlalchemy import text
 
 from domain.db import make_engine
+from domain.notifications import KIND_HEADER
+from domain.services import reorder
 from tests.e2e.harness import REPO, Broker
 
 ORDERS = 40
@@ -22,6 +28,20 @@ def _figure(output: str, label: str) -> int:
     found = re.search(rf"^\s*{label}\s+([\d,]+)\s*$", output, re.MULTILINE)
     assert found, f"no '{label}' line in the summary:\n{output}"
     return int(found.group(1).replace(",", ""))
+
+
+def _reorder_slot(output: str) -> datetime:
+    """The slot of the reorder check the demo ran, from its table's heading."""
+    found = re.search(
+        r"^reorder check after the orders \(check-reorder, slot (\S+)\)$", output, re.M
+    )
+    assert found, f"no reorder check section in the output:\n{output}"
+    return datetime.fromisoformat(found.group(1))
+
+
+def _mail(folder: Path) -> list[Message]:
+    """Every email the simulated provider wrote."""
+    return [message_from_bytes(path.read_bytes()) for path in folder.glob("*.eml")]
 
 
 def _started_by(data_dir: Path) -> list[psutil.Process]:
@@ -58,8 +78,13 @@ def test_given_servers_when_the_demo_runs_then_every_order_ends_and_it_stops_wha
     assert _figure(output, "orders placed") == ORDERS
     assert shipped + cancelled == ORDERS
     assert shipped > 0
-    emails = _figure(output, "emails sent")
-    assert emails == len(list((tmp_path / "mail").glob("*.eml")))
+    mail = _mail(tmp_path / "mail")
+    vendor_mail = [m for m in mail if m[KIND_HEADER] == reorder.KIND]
+    assert _figure(output, "customer emails sent") == len(mail) - len(vendor_mail)
+    slot = _reorder_slot(output)
+    stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for_slot = [m for m in vendor_mail if f"-{stamp}@" in str(m["Message-ID"])]
+    assert _figure(output, "vendor emails sent") == len(for_slot)
     engine = make_engine(scratch_database, pool_size=0)
     try:
         with engine.connect() as conn:
@@ -69,8 +94,20 @@ def test_given_servers_when_the_demo_runs_then_every_order_ends_and_it_stops_wha
             captures = conn.execute(
                 text("SELECT count(*) FROM payment_sim.payments WHERE status = 'captured'")
             ).scalar()
+            requested = conn.execute(
+                text("SELECT count(*) FROM reorder_requests WHERE slot = :slot"), {"slot": slot}
+            ).scalar()
+            run_status = conn.execute(
+                text(
+                    "SELECT status FROM scheduled_runs"
+                    " WHERE entry = 'check-reorder' AND slot = :slot"
+                ),
+                {"slot": slot},
+            ).scalar_one()
     finally:
         engine.dispose()
     assert below_zero == 0
     assert captures == shipped
+    assert _figure(output, "reorder requests") == requested
+    assert run_status == "succeeded"
     assert _started_by(tmp_path) == []

@@ -2,7 +2,9 @@
 
 Migrate, seed, start real workers and a beat, play an outside system placing N orders (good,
 declined, flaky and out-of-stock ones) through the public contract, show progress while they
-move, print a summary, and stop everything it started.
+move, then run the hourly reorder check once by hand for the current second (as `backroom
+schedule run check-reorder --slot NOW` would) and wait for it to succeed, print a summary of the
+orders and the reorder requests that check made, and stop everything it started.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,14 +27,20 @@ from sqlalchemy import Engine, text
 import migrations
 from backroom_client import BackroomClient
 from domain.db import make_engine
+from domain.models import RunStatus
+from domain.ports import SystemClock
 from domain.services import orders
+from scheduler.schedule import Entry, entry_named
 from workers.cli.data import print_seed_report, run_seed
-from workers.cli.output import out, progress_bar
+from workers.cli.output import fail, out, progress_bar
+from workers.cli.schedule import enqueue
 from workers.cli.servers import served
-from workers.demo.summary import collect, print_summary
+from workers.demo.summary import collect, collect_reorders, print_reorders, print_summary, run_state
 from workers.settings import Settings
 
 FINAL = sorted(status.value for status in orders.FINAL)
+REORDER_ENTRY = "check-reorder"
+REORDER_TIMEOUT = 120.0  # seconds the demo waits for its reorder check to succeed
 ADDRESS = {
     "name": "Grace Hopper",
     "line1": "1 Navy Yard",
@@ -43,18 +50,22 @@ ADDRESS = {
 }
 
 
-@contextmanager
-def worker_processes(env: dict[str, str], concurrency: int, log: Path) -> Iterator[None]:
-    """One worker on every queue and one beat, as subprocesses; stopped (warm) at the end."""
-    with log.open("ab") as handle:
-        procs = [
-            _spawn(["worker", "-c", str(concurrency), "-n", "demo@%h"], env, handle),
-            _spawn(["beat"], env, handle),
-        ]
-        try:
-            yield
-        finally:
-            _stop(procs)
+class DemoProcesses:
+    """The demo's worker and beat, as subprocesses logging to one file; all stopped (warm) when
+    the `with` block ends."""
+
+    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
+        self.env, self.log = env, log
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *argv: str) -> None:
+        self.procs.append(_spawn(list(argv), self.env, self.log))
+
+    def __enter__(self) -> DemoProcesses:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _stop(self.procs)
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -124,22 +135,36 @@ def _final_count(engine: Engine, run: str) -> int:
         )
 
 
-def _restock_low(client: BackroomClient, engine: Engine, run: str) -> int:
-    """Show the public restock task: top up in-stock products that are running low."""
+def _restock_low(client: BackroomClient, engine: Engine, run: str) -> list[str]:
+    """Show the public restock task: top up in-stock products at or under their reorder point
+    to just above it (a few sales take them back under it, so the reorder check after the
+    orders has something to ask for); the SKUs topped up."""
     with engine.connect() as conn:
-        low = (
-            conn.execute(
-                text(
-                    "SELECT p.sku FROM products p JOIN inventory i ON i.product_id = p.id "
-                    "WHERE i.quantity_available BETWEEN 1 AND 40 ORDER BY p.sku"
-                )
+        low = conn.execute(
+            text(
+                "SELECT p.sku, i.reorder_point + 3 - i.quantity_available AS short"
+                " FROM products p JOIN inventory i ON i.product_id = p.id"
+                " WHERE i.quantity_available BETWEEN 1 AND i.reorder_point ORDER BY p.sku"
             )
-            .scalars()
-            .all()
-        )
-    for sku in low:
-        client.restock(sku, 100, "demo top-up", idempotency_key=f"demo-{run}-restock-{sku}")
-    return len(low)
+        ).all()
+    for sku, short in low:
+        key = f"demo-{run}-restock-{sku}"
+        client.restock(sku, short, "demo top-up", idempotency_key=key)
+    return [sku for sku, _ in low]
+
+
+def _await_restocked(engine: Engine, skus: list[str], timeout: float = 120) -> None:
+    """Wait until the worker has topped up every SKU in `skus` above its reorder point."""
+    query = text(
+        "SELECT count(*) FROM products p JOIN inventory i ON i.product_id = p.id"
+        " WHERE p.sku = ANY(:skus) AND i.quantity_available <= i.reorder_point"
+    )
+    deadline = time.monotonic() + timeout
+    while skus and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if not conn.execute(query, {"skus": skus}).scalar():
+                return
+        time.sleep(0.25)
 
 
 def _place(client: BackroomClient, payloads: list[dict[str, Any]]) -> dict[str, float]:
@@ -161,6 +186,37 @@ def _wait(engine: Engine, run: str, total: int, timeout: float) -> None:
             time.sleep(0.25)
 
 
+def _await_run(
+    engine: Engine, entry: Entry, slot: datetime, timeout: float
+) -> tuple[str | None, str | None]:
+    """Poll the slot's `scheduled_runs` row until its run succeeded or `timeout` seconds pass;
+    the last status seen (None: no row) and the run's error, if any."""
+    deadline = time.monotonic() + timeout
+    status, error = run_state(engine, entry.name, slot)
+    while status != RunStatus.SUCCEEDED and time.monotonic() < deadline:
+        time.sleep(0.25)
+        status, error = run_state(engine, entry.name, slot)
+    return status, error
+
+
+def _check_reorder(engine: Engine, settings: Settings) -> dict[str, Any] | None:
+    """Run `check-reorder` for the current second and wait for it; the requests it made (see
+    `collect_reorders`), or None (said on stderr) when it did not succeed in time."""
+    entry = entry_named(settings, REORDER_ENTRY)
+    slot = SystemClock().now().replace(microsecond=0)
+    if enqueue(engine, entry, slot) is not None:
+        out(f"enqueued {entry.name} for slot {slot.isoformat()}")
+    else:
+        out(f"{entry.name} slot {slot.isoformat()} was claimed before: waiting for that run")
+    status, error = _await_run(engine, entry, slot, REORDER_TIMEOUT)
+    if status != RunStatus.SUCCEEDED:
+        why = f"{status or 'not started'}" + (f": {error}" if error else "")
+        limit = f"{REORDER_TIMEOUT:.0f} s"
+        fail(f"{entry.name} {slot.isoformat()} did not succeed within {limit} ({why})")
+        return None
+    return collect_reorders(engine, entry.name, slot, settings.zone)
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
     where = "configured" if settings.database_url else f"embedded (under {settings.data_dir}/)"
     out(f"Backroom demo: {args.orders} orders on {where} servers")
@@ -173,14 +229,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         engine = make_engine(urls.database_url, pool_size=1)
         env = {**os.environ, "BACKROOM_MAILER": os.environ.get("BACKROOM_MAILER", "file")}
         log = Path(settings.data_dir) / "demo-workers.log"
-        with worker_processes(env, args.concurrency, log):
-            summary = _drive(engine, urls, settings, args)
+        log.parent.mkdir(parents=True, exist_ok=True)  # a configured data folder may not exist
+        with log.open("ab") as handle, DemoProcesses(env, handle) as procs:
+            procs.start("worker", "-c", str(args.concurrency), "-n", "demo@%h")
+            summary = _drive(engine, urls, settings, args, procs)
         engine.dispose()
     print_summary(summary)
+    if summary["reorder"] is not None:
+        print_reorders(summary["reorder"])
     out(f"worker logs: {log}; emails (simulated provider): {Path(settings.data_dir) / 'mail'}")
     if settings.database_url is None:
         out("embedded servers stopped (data kept in the data folder for the next run)")
-    return 0 if summary["final"] == summary["placed"] else 1
+    ok = summary["final"] == summary["placed"] and summary["reorder"] is not None
+    return 0 if ok else 1
 
 
 def _await_worker(client: BackroomClient, timeout: float = 60) -> None:
@@ -191,7 +252,11 @@ def _await_worker(client: BackroomClient, timeout: float = 60) -> None:
 
 
 def _drive(
-    engine: Engine, urls: Any, settings: Settings, args: argparse.Namespace
+    engine: Engine,
+    urls: Any,
+    settings: Settings,
+    args: argparse.Namespace,
+    procs: DemoProcesses,
 ) -> dict[str, Any]:
     from workers.app import transport_options
 
@@ -205,12 +270,15 @@ def _drive(
         _await_worker(client)
         topped = _restock_low(client, engine, run_id)
         if topped:
-            out(f"restocked {topped} low SKUs through inventory.restock")
+            out(f"restocked {len(topped)} low SKUs through inventory.restock")
+        _await_restocked(engine, topped)
+        procs.start("beat")  # after the top-up: its first reorder check sees the stock as topped
         good, gone = _skus(engine)
         rng = random.Random(args.seed)
         payloads = [_payload(rng, run_id, n, good, gone) for n in range(args.orders)]
         sent = _place(client, payloads)
         _wait(engine, run_id, args.orders, args.timeout)
+        reorder = _check_reorder(engine, settings)
     finally:
         client.close()
-    return collect(engine, run_id, sent)
+    return collect(engine, run_id, sent) | {"reorder": reorder}

@@ -1,7 +1,10 @@
-"""The demo's closing table, read from the database (the truth), not from the client's hopes."""
+"""The demo's closing tables, read from the database (the truth), not from the client's hopes:
+the orders, and the reorder requests the reorder check made after them."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -29,6 +32,20 @@ _TOTALS = text(
         WHERE o.idempotency_key LIKE :k AND n.status = 'sent') AS emails
     """
 )
+
+
+_REORDERS = text(
+    """
+    SELECT r.sku, r.available, r.reorder_point, r.quantity, v.business_name AS vendor
+    FROM reorder_requests r LEFT JOIN vendors v ON v.id = r.vendor_id
+    WHERE r.slot = :slot ORDER BY r.sku
+    """
+)
+_EARLIER = text("SELECT count(*) FROM reorder_requests WHERE day = :day AND slot <> :slot")
+_RUN = text(
+    "SELECT status, result, error FROM scheduled_runs WHERE entry = :entry AND slot = :slot"
+)
+SHOWN = 20  # reorder requests listed at the most; the count covers them all
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -71,7 +88,80 @@ def print_summary(s: dict[str, Any]) -> None:
         out(f"  {status:<26}{count:>12,}")
     out(f"{'revenue captured':<28}{format_money(s['captured'], 'USD'):>16}")
     out(f"{'units shipped':<28}{s['units_shipped']:>12,}")
-    out(f"{'emails sent':<28}{s['emails_sent']:>12,}")
+    out(f"{'customer emails sent':<28}{s['emails_sent']:>12,}")
     out(f"{'enqueue -> final, p50':<28}{s['p50'] * 1000:>10,.0f} ms")
     out(f"{'enqueue -> final, p99':<28}{s['p99'] * 1000:>10,.0f} ms")
     out(f"{'throughput':<28}{s['orders_per_second']:>10,.1f} orders/s")
+
+
+def run_state(engine: Engine, entry: str, slot: datetime) -> tuple[str | None, str | None]:
+    """The status of the entry's run for `slot` (None: no row) and its error, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(_RUN, {"entry": entry, "slot": slot}).one_or_none()
+    return (None, None) if row is None else (str(row.status), row.error)
+
+
+def collect_reorders(engine: Engine, entry: str, slot: datetime, zone: tzinfo) -> dict[str, Any]:
+    """The reorder requests made for `slot` (every row whose `slot` is it), how many vendor
+    emails its run sent (from the run's recorded result), and how many requests other checks
+    made on the slot's shop-local day (in `zone`): those SKUs are not asked for again that day."""
+    day = slot.astimezone(zone).date()
+    with engine.connect() as conn:
+        requests = conn.execute(_REORDERS, {"slot": slot}).all()
+        run = conn.execute(_RUN, {"entry": entry, "slot": slot}).one_or_none()
+        earlier = conn.execute(_EARLIER, {"day": day, "slot": slot}).scalar_one()
+    result = json.loads(run.result) if run is not None and run.result else {}
+    emailed = result.get("vendors_emailed", 0) if isinstance(result, dict) else 0
+    return {
+        "entry": entry,
+        "slot": slot,
+        "day": day,
+        "earlier": int(earlier),
+        "requests": [
+            {
+                "sku": r.sku,
+                "available": int(r.available),
+                "reorder_point": int(r.reorder_point),
+                "quantity": int(r.quantity),
+                "vendor": r.vendor or "-",
+            }
+            for r in requests
+        ],
+        "vendor_emails": int(emailed),
+    }
+
+
+def print_reorders(r: dict[str, Any]) -> None:
+    """The reorder check's table: one line per request (the first `SHOWN`), then the count of
+    requests and of vendor emails; a plain sentence when the check asked for nothing."""
+    requests: list[dict[str, Any]] = r["requests"]
+    out()
+    out(f"reorder check after the orders ({r['entry']}, slot {r['slot'].isoformat()})")
+    if requests:
+        head = ["SKU", "available", "reorder point", "requested", "vendor"]
+        rows = [
+            [
+                q["sku"],
+                str(q["available"]),
+                str(q["reorder_point"]),
+                str(q["quantity"]),
+                q["vendor"],
+            ]
+            for q in requests[:SHOWN]
+        ]
+        widths = [max(len(line[i]) for line in [head, *rows]) for i in range(len(head))]
+        for line in [head, *rows]:
+            cells = [line[0].ljust(widths[0])]
+            cells += [cell.rjust(width) for cell, width in zip(line[1:4], widths[1:4], strict=True)]
+            out("  " + "  ".join([*cells, line[4]]))
+        if len(requests) > SHOWN:
+            out(f"  ... and {len(requests) - SHOWN} more")
+    else:
+        out("  none: no stock was at or under its reorder point without a request made today")
+    if r["earlier"]:
+        out(
+            f"  ({r['earlier']:,} made by other checks on {r['day'].isoformat()}, the shop's day:"
+            " a SKU is asked for once a day)"
+        )
+    out(f"{'reorder requests':<28}{len(requests):>12,}")
+    out(f"{'vendor emails sent':<28}{r['vendor_emails']:>12,}")
