@@ -8,12 +8,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
@@ -73,20 +71,6 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(migrations.config()).get_current_head()
     assert head is not None
     return head
-
-
-@pytest.fixture
-def migrated(scratch_database: str) -> str:
-    """An empty database of the test's own with the whole schema built."""
-    command.upgrade(migrations.config(scratch_database), "head")
-    return scratch_database
-
-
-@pytest.fixture
-def scratch_engine(migrated: str) -> Iterator[Engine]:
-    engine = make_engine(migrated, pool_size=0)
-    yield engine
-    engine.dispose()
 
 
 def tables(url: str) -> set[str]:

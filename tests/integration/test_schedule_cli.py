@@ -15,11 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
-from alembic import command
 from sqlalchemy import Connection, Engine, text
 
-import migrations
-from domain.db import make_engine
 from domain.models import RunStatus
 from domain.services import runs
 from tests.e2e.harness import Broker, rows, run_id, scalar
@@ -28,20 +25,6 @@ from tests.integration.test_cli import backroom, explain
 NEW_YORK = "America/New_York"
 ENTRIES = ("sweep", "expire-reservations", "check-reorder")
 COLUMNS = ("entry", "schedule", "next (local)", "next (UTC)", "last slot (UTC)", "status", "lag")
-
-
-@pytest.fixture
-def migrated(scratch_database: str) -> str:
-    """An empty database of the test's own with the whole schema built."""
-    command.upgrade(migrations.config(scratch_database), "head")
-    return scratch_database
-
-
-@pytest.fixture
-def scratch_engine(migrated: str) -> Iterator[Engine]:
-    engine = make_engine(migrated, pool_size=0)
-    yield engine
-    engine.dispose()
 
 
 def schedule(
