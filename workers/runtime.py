@@ -49,6 +49,7 @@ def sweep_policy(settings: Settings) -> SweepPolicy:
     return SweepPolicy(
         publish_after=timedelta(seconds=settings.sweep_publish_after),
         stuck_after=timedelta(seconds=settings.sweep_stuck_after),
+        keep_runs=timedelta(days=settings.schedule_keep_days),
     )
 
 

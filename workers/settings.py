@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # backlog gets duplicate messages (harmless: every step is idempotent, but wasted work).
     sweep_stuck_after: float = Field(default=600.0, gt=0)
     sweep_publish_after: float = Field(default=600.0, ge=0)
+    # Finished scheduled runs (`backroom schedule history`) are deleted by the sweep after this
+    # many days; more than every entry's catch-up lookback, so no slot can be claimed again.
+    schedule_keep_days: int = Field(default=14, ge=2)
     # An order still unpaid this many seconds after it was placed is cancelled and its stock
     # released (the beat's `inventory.expire_reservations`).
     reservation_hold: float = Field(default=900.0, gt=0)

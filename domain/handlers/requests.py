@@ -10,7 +10,7 @@ from typing import Any
 from domain.contracts import CancelOrder, OrderStatusQuery, Restock, Sweep
 from domain.handlers.flow import WAITS_FOR, after, order_step, waits_for
 from domain.handlers.step import Done, Work
-from domain.services import orders, reorder, stock, sweep
+from domain.services import orders, reorder, runs, stock, sweep
 from domain.steps import NOTIFY
 from domain.uow import Next
 
@@ -49,7 +49,8 @@ def restock(work: Work, cmd: Restock) -> Done:
 
 def sweep_orders(work: Work, _: Sweep) -> Done:
     """`orders.sweep`: outbox rows lost on the way are sent again as they are; orders that
-    stopped moving get the step their state waits for again; emails left waiting get a send.
+    stopped moving get the step their state waits for again; emails left waiting get a send;
+    finished scheduled runs past their keeping are deleted.
     Every step is idempotent, so re-driving an order that was merely slow does no harm."""
     policy, session = work.ports.sweep, work.session
     resend = sweep.unpublished(session, policy.publish_after, policy.limit)
@@ -61,6 +62,7 @@ def sweep_orders(work: Work, _: Sweep) -> Done:
         "republished": len(resend),
         "redriven_orders": len(redrive),
         "redriven_notifications": len(sends),
+        "pruned_runs": runs.prune(session, policy.keep_runs, policy.limit),
     }
     if any(counts.values()):
         log.info("sweep %s", counts)

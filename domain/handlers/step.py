@@ -31,11 +31,13 @@ A = TypeVar("A")  # its answer
 @dataclass(frozen=True)
 class SweepPolicy:
     """When the sweep acts: a step's message not run `publish_after` after it was sent is sent
-    again; an order that has not moved for `stuck_after` is re-driven."""
+    again; an order that has not moved for `stuck_after` is re-driven; a finished scheduled
+    run whose slot is older than `keep_runs` is deleted."""
 
     publish_after: timedelta = timedelta(minutes=10)
     stuck_after: timedelta = timedelta(minutes=10)
     limit: int = 500  # rows of each kind per sweep
+    keep_runs: timedelta = timedelta(days=14)  # finished scheduled runs are kept this long
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,16 @@ _PAUSE = Statement(
     f"INSERT INTO {PausedEntry.__tablename__} (entry, note) VALUES (:entry, :note)"
     " ON CONFLICT (entry) DO NOTHING RETURNING entry"
 )
+_PRUNE = Statement(
+    f"""
+    DELETE FROM {RUNS} WHERE id IN (
+        SELECT id FROM {RUNS}
+        WHERE status IN ({_SUCCEEDED}, {sql_literal(RunStatus.FAILED)})
+          AND slot < now() - CAST(:keep AS interval)
+        ORDER BY slot LIMIT :limit
+    )
+    """
+)
 _RESUME = Statement(f"DELETE FROM {PausedEntry.__tablename__} WHERE entry = :entry RETURNING entry")
 
 
@@ -180,3 +190,9 @@ def pause(conn: Connection, entry: str, note: str | None = None) -> bool:
 def resume(conn: Connection, entry: str) -> bool:
     """Resume a paused entry; False if it was not paused."""
     return _RESUME.run(conn, {"entry": entry}).scalar() is not None
+
+
+def prune(session: Session, keep: timedelta, limit: int) -> int:
+    """Delete finished runs whose slot is older than `keep` (at most `limit`); how many. A slot
+    that old is before every entry's lookback, so no beat will claim it again."""
+    return _PRUNE.run(session, {"keep": keep, "limit": limit}).rowcount

@@ -4,6 +4,7 @@ by each entry's policy; pauses; and a slot's task that runs once."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from domain import steps
 from domain.contracts import Sweep
 from domain.handlers import run_step
+from domain.models import RunStatus
 from domain.services import runs
 from scheduler.beat import Beat
 from scheduler.schedule import Entry, entries
@@ -221,13 +223,18 @@ def test_given_a_slot_when_its_task_runs_twice_then_the_second_does_nothing(
     first = run_step(pipeline.ports, steps.SWEEP, slot).value()
     second = run_step(pipeline.ports, steps.SWEEP, slot).value()
 
-    assert first == {"republished": 0, "redriven_orders": 0, "redriven_notifications": 0}
+    assert first == {
+        "republished": 0,
+        "redriven_orders": 0,
+        "redriven_notifications": 0,
+        "pruned_runs": 0,
+    }
     assert second == f"sweep {NOON.isoformat()} already succeeded"
     [run] = rows(engine, "SELECT * FROM scheduled_runs")
     assert (run.entry, run.slot, run.status, run.attempts) == ("sweep", NOON, "succeeded", 1)
     assert run.started_at <= run.finished_at
     assert run.duration_ms is not None
-    assert run.result == '{"republished": 0, "redriven_orders": 0, "redriven_notifications": 0}'
+    assert run.result == json.dumps(first)
 
 
 def test_given_the_leader_then_it_holds_the_lock_on_the_connection_that_claims(
@@ -241,3 +248,23 @@ def test_given_the_leader_then_it_holds_the_lock_on_the_connection_that_claims(
         runs.fenced(conn, 0x6261636B726F6F6D)  # any other session: not the leader
     locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
     assert scalar(clean, locks) == 1
+
+
+def test_given_finished_runs_older_than_the_keeping_when_swept_then_only_they_are_deleted(
+    engine: Engine,
+) -> None:
+    pipeline = fresh_pipeline(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for entry, age, done in [("old", 20, True), ("old-open", 20, False), ("new", 1, True)]:
+            claim = runs.claim(conn, entry, steps.SWEEP, now - timedelta(days=age))
+            assert claim is not None
+            if done:
+                runs.start(conn, entry, steps.SWEEP, claim.slot)
+                runs.finish(conn, entry, claim.slot, RunStatus.SUCCEEDED)
+
+    swept = pipeline.sweep_once().value()
+
+    assert swept["pruned_runs"] == 1
+    left = rows(engine, "SELECT entry FROM scheduled_runs ORDER BY entry")
+    assert [r.entry for r in left] == ["new", "old-open"]  # an unfinished run is kept
