@@ -21,3 +21,5 @@ SWEEP = "orders.sweep"
 # Scheduled by the beat (`scheduler/`): their payload is the slot they run for.
 EXPIRE_RESERVATIONS = "inventory.expire_reservations"
 CHECK_REORDER = "inventory.check_reorder"
+ROLLUP = "analytics.rollup"
+ROLLUP_PREVIOUS_DAY = "analytics.rollup_previous_day"

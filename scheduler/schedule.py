@@ -9,6 +9,11 @@ slots it missed. Their state (which slots ran, which entries are paused) is in t
   the latest missed slot only, as it covers every earlier one.
 - `check-reorder` (`inventory.check_reorder`), hourly in the shop's zone: the latest missed
   slot only (one reorder request per SKU per day whatever runs).
+- `rollup-today` (`analytics.rollup`), hourly at minute 5 in the shop's zone: the slot's
+  local day's daily sales, and the days whose orders changed; the latest missed slot only
+  (a day never rolled up is a changed day for the next run).
+- `rollup-yesterday` (`analytics.rollup_previous_day`), at 00:15 in the shop's zone: the day
+  that just ended, closed; the latest missed slot only, for the same reason.
 """
 
 from __future__ import annotations
@@ -69,6 +74,20 @@ def entries(settings: Settings) -> list[Entry]:
             CronTable(Cron.parse("0 * * * *"), zone),
             CatchUp.LATEST,
             timedelta(days=1),
+        ),
+        _entry(
+            "rollup-today",
+            steps.ROLLUP,
+            CronTable(Cron.parse("5 * * * *"), zone),
+            CatchUp.LATEST,
+            timedelta(days=1),
+        ),
+        _entry(
+            "rollup-yesterday",
+            steps.ROLLUP_PREVIOUS_DAY,
+            CronTable(Cron.parse("15 0 * * *"), zone),
+            CatchUp.LATEST,
+            timedelta(days=2),
         ),
     ]
 

@@ -27,6 +27,7 @@ TASK_MODULES = [
     "tasks.inventory",
     "tasks.payments",
     "tasks.notifications",
+    "tasks.analytics",
 ]
 
 

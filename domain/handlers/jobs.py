@@ -3,6 +3,8 @@ window, never on the clock (`work.now` only stamps what the job does).
 
     inventory.expire_reservations (every minute): unpaid orders past their hold cancelled
     inventory.check_reorder (hourly): low stock asked of its vendors, one email per vendor
+    analytics.rollup (hourly): the slot's shop-local day's daily sales, and the changed days
+    analytics.rollup_previous_day (nightly): the day before the slot's, and the changed days
 
 Running a slot once is the runner's business; each job is also safe to run again for the same
 slot or the next one: what it did is in the database, and it does nothing twice.
@@ -11,11 +13,12 @@ slot or the next one: what it did is in the database, and it does nothing twice.
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 
 from domain.contracts import Slot
 from domain.handlers.flow import after
 from domain.handlers.step import Done, Work
-from domain.services import expiry, reorder
+from domain.services import analytics, expiry, reorder
 
 log = logging.getLogger("backroom.jobs")
 
@@ -43,3 +46,34 @@ def check_reorder(work: Work, slot: Slot) -> Done:
     result = {"requested": requested, "vendors_emailed": len(mailing.sent)}
     log.info("slot=%s day=%s reorder %s", slot.slot.isoformat(), day, result)
     return Done(result, error=mailing.error)
+
+
+def rollup(work: Work, slot: Slot) -> Done:
+    """`analytics.rollup`: the daily sales of the slot's shop-local day written again, then
+    those of every day of the look-back whose orders changed since its rows were written."""
+    day = slot.slot.astimezone(work.ports.jobs.zone).date()
+    return Done(_roll_up(work, day))
+
+
+def rollup_previous_day(work: Work, slot: Slot) -> Done:
+    """`analytics.rollup_previous_day`: as `rollup`, for the day before the slot's local day
+    (the nightly run after midnight closes the day that just ended)."""
+    day = slot.slot.astimezone(work.ports.jobs.zone).date() - timedelta(days=1)
+    return Done(_roll_up(work, day))
+
+
+def _roll_up(work: Work, day: date) -> dict[str, object]:
+    """Roll up `day`, then the changed days of the `analytics.LOOKBACK` before it."""
+    zone = work.ports.jobs.zone
+    rolled = [analytics.rollup(work.session, day, zone)]
+    since = day - analytics.LOOKBACK
+    dirty = [d for d in analytics.dirty_days(work.session, zone, since, day) if d != day]
+    rolled += [analytics.rollup(work.session, d, zone) for d in dirty]
+    result = {
+        "day": day.isoformat(),
+        "dirty": [d.isoformat() for d in dirty],
+        "written": sum(r.written for r in rolled),
+        "deleted": sum(r.deleted for r in rolled),
+    }
+    log.info("rollup %s", result)
+    return result

@@ -51,6 +51,8 @@ HANDLERS: dict[str, Route] = {
     steps.SWEEP: Route(contracts.Sweep, requests.sweep_orders),
     steps.EXPIRE_RESERVATIONS: Route(contracts.Slot, jobs.expire_reservations),
     steps.CHECK_REORDER: Route(contracts.Slot, jobs.check_reorder),
+    steps.ROLLUP: Route(contracts.Slot, jobs.rollup),
+    steps.ROLLUP_PREVIOUS_DAY: Route(contracts.Slot, jobs.rollup_previous_day),
 }
 
 

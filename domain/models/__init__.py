@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.models.analytics import DailySales, SalesDimension
 from domain.models.base import Base
 from domain.models.catalog import (
     Brand,
@@ -63,6 +64,7 @@ __all__ = [
     "CartItem",
     "Category",
     "Customer",
+    "DailySales",
     "DeadLetter",
     "DeadLetterStatus",
     "Inventory",
@@ -91,6 +93,7 @@ __all__ = [
     "ReviewStatus",
     "Role",
     "RunStatus",
+    "SalesDimension",
     "ScheduledRun",
     "Shipment",
     "ShippingStatus",

@@ -20,7 +20,7 @@ from backroom_client import BackroomClient
 
 REPO = Path(__file__).resolve().parents[2]
 APP_TABLES = (
-    "scheduled_runs, paused_entries, reorder_requests, "
+    "daily_sales, scheduled_runs, paused_entries, reorder_requests, "
     "dead_letters, notifications, outbox, inventory_movements, shipments, payments, "
     "order_status_history, order_items, orders, cart_items, wishlist_items, wishlists, reviews, "
     "inventory_variants, inventory, product_variants, product_images, product_categories, "

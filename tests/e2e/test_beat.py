@@ -115,7 +115,13 @@ def test_given_two_beats_and_a_worker_when_sweeps_fall_every_second_then_each_sl
     assert all(slot.microsecond == 0 for slot in sweep_slots)  # whole 1-second slots
     assert Counter((e, s) for e, s, _ in sent_by_a) == Counter((r.entry, r.slot) for r in runs)
     assert {(e, s, t) for e, s, t in sent_by_a} == {(r.entry, r.slot, r.task_id) for r in runs}
-    assert {entry for entry, *_ in sent_by_a} == {"sweep", "expire-reservations", "check-reorder"}
+    assert {entry for entry, *_ in sent_by_a} == {
+        "sweep",
+        "expire-reservations",
+        "check-reorder",
+        "rollup-today",
+        "rollup-yesterday",
+    }
     assert {(r.status, r.attempts) for r in runs} == {("succeeded", 1)}
 
 

@@ -23,7 +23,7 @@ from tests.e2e.harness import Broker, rows, run_id, scalar
 from tests.integration.test_cli import backroom, explain
 
 NEW_YORK = "America/New_York"
-ENTRIES = ("sweep", "expire-reservations", "check-reorder")
+ENTRIES = ("sweep", "expire-reservations", "check-reorder", "rollup-today", "rollup-yesterday")
 COLUMNS = ("entry", "schedule", "next (local)", "next (UTC)", "last slot (UTC)", "status", "lag")
 
 
@@ -92,6 +92,8 @@ def test_given_no_runs_when_list_then_each_entry_shows_its_next_due_in_new_york_
         "sweep": timedelta(seconds=30),
         "expire-reservations": timedelta(minutes=1),
         "check-reorder": timedelta(hours=1),
+        "rollup-today": timedelta(hours=1),
+        "rollup-yesterday": timedelta(days=1),
     }
     for name, row in found.items():
         local, utc = row["next (local)"], row["next (UTC)"]
@@ -201,6 +203,8 @@ def test_given_an_entry_when_paused_then_list_shows_it_paused_until_resumed(
         "sweep": "sweep (paused)",
         "expire-reservations": "expire-reservations",
         "check-reorder": "check-reorder",
+        "rollup-today": "rollup-today",
+        "rollup-yesterday": "rollup-yesterday",
     }
     assert scalar(scratch_engine, "SELECT note FROM paused_entries WHERE entry = 'sweep'") == (
         "stock take"

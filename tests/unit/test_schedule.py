@@ -72,9 +72,12 @@ def test_given_the_entries_then_each_is_routed_to_its_tasks_queue() -> None:
         "sweep": ("orders.sweep", "orders"),
         "expire-reservations": ("inventory.expire_reservations", "inventory"),
         "check-reorder": ("inventory.check_reorder", "inventory"),
+        "rollup-today": ("analytics.rollup", "reports"),
+        "rollup-yesterday": ("analytics.rollup_previous_day", "reports"),
     }
 
 
 def test_given_an_unknown_name_then_the_error_lists_the_entries() -> None:
-    with pytest.raises(UnknownEntry, match="sweep, expire-reservations, check-reorder"):
+    names = "sweep, expire-reservations, check-reorder, rollup-today, rollup-yesterday"
+    with pytest.raises(UnknownEntry, match=names):
         entry_named(SETTINGS, "nightly")

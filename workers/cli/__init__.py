@@ -5,7 +5,8 @@ variable (exit 2). Servers not configured are embedded under the data folder, st
 command and stopped after it, unless they were already running.
 
 The commands live in one module per group: `data` (db, seed, embedded, demo), `run` (worker,
-flower), `schedule` (beat, schedule) and `operate` (contract, sweep, order, dead-letters).
+flower), `schedule` (beat, schedule), `operate` (contract, sweep, order, dead-letters) and
+`analytics` (rebuild).
 Each module adds its subcommands to the parser and sets a handler `(settings, args) -> exit
 code` on each.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 from domain.errors import DomainError
 from workers import embedded
-from workers.cli import data, operate, run, schedule
+from workers.cli import analytics, data, operate, run, schedule
 from workers.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[Settings, argparse.Namespace], int]
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `backroom` parser with every group's subcommands, in the order `--help` lists them."""
     parser = argparse.ArgumentParser(prog="backroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, run, schedule, operate):
+    for group in (data, run, schedule, operate, analytics):
         group.add_parsers(sub)
     return parser
 
