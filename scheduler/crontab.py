@@ -295,21 +295,6 @@ def due(
     return table.slots_between(since, end)
 
 
-def due_slots(
-    cron: Cron,
-    zone: ZoneInfo,
-    *,
-    last: datetime | None,
-    now: datetime,
-    policy: CatchUp,
-    lookback: timedelta,
-    grace: timedelta = timedelta(seconds=60),
-) -> list[datetime]:
-    """`due` for a crontab in `zone`."""
-    table = CronTable(cron, zone)
-    return due(table, last=last, now=now, policy=policy, lookback=lookback, grace=grace)
-
-
 def _to_utc(moment: datetime, name: str) -> datetime:
     """The instant in UTC; a naive datetime names no instant and raises ValueError."""
     if moment.utcoffset() is None:

@@ -81,12 +81,14 @@ class RecordingMailer:
         self.sent.append(email)
 
 
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self._now = now
+class MovableClock:
+    """A `Clock` that says `moment`, which a test may move."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
 
     def now(self) -> datetime:
-        return self._now
+        return self.moment
 
 
 class HookedGateway:
@@ -132,7 +134,7 @@ class Pipeline:
 
     @property
     def ports(self) -> Ports:
-        clock = FixedClock(self.now)
+        clock = MovableClock(self.now)
         return Ports(self.factory, self.gateway, self.mailer, clock, self.sweep, self.jobs)
 
     # --- public tasks ------------------------------------------------------------------------

@@ -21,20 +21,10 @@ from domain.services import runs
 from scheduler.beat import Beat
 from scheduler.schedule import Entry, entries
 from tests.e2e.harness import rows, scalar, truncate_everything, wait_for
-from tests.integration.pipeline_helpers import Pipeline, fresh_pipeline
+from tests.integration.pipeline_helpers import MovableClock, Pipeline, fresh_pipeline
 from workers.settings import load_settings
 
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime) -> None:
-        self.moment = now
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 class Sent:
@@ -75,7 +65,7 @@ def beats() -> Iterator[list[Beat]]:
         beat.stop.set()
 
 
-def _beat(engine: Engine, sent: Sent, clock: Clock, beats: list[Beat], **kw: object) -> Beat:
+def _beat(engine: Engine, sent: Sent, clock: MovableClock, beats: list[Beat], **kw: object) -> Beat:
     beat = Beat(engine, _entries(), sent, clock=clock, tick_seconds=0.05, poll_seconds=0.05, **kw)  # type: ignore[arg-type]
     beats.append(beat)
     return beat
@@ -89,7 +79,7 @@ def _claimed(engine: Engine) -> list[tuple[str, datetime, str]]:
 def test_given_a_leader_when_time_passes_then_each_slot_is_claimed_and_sent_once(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock, sent = Clock(NOON - timedelta(seconds=5)), Sent()
+    clock, sent = MovableClock(NOON - timedelta(seconds=5)), Sent()
     thread = _start(_beat(clean, sent, clock, beats))
     wait_for(lambda: len(sent.claims) == 5, 10, "first slots sent")  # one per entry, catching up
 
@@ -108,7 +98,7 @@ def test_given_a_leader_when_time_passes_then_each_slot_is_claimed_and_sent_once
 def test_given_two_beats_then_the_standby_sends_nothing_until_the_leader_stops(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock = Clock(NOON)
+    clock = MovableClock(NOON)
     sent_a, sent_b = Sent(), Sent()
     leader = _beat(clean, sent_a, clock, beats)
     thread_a = _start(leader)
@@ -130,7 +120,7 @@ def test_given_two_beats_then_the_standby_sends_nothing_until_the_leader_stops(
 def test_given_the_leaders_connection_killed_then_it_stops_and_the_standby_takes_over(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock, sent_a, sent_b = Clock(NOON), Sent(), Sent()
+    clock, sent_a, sent_b = MovableClock(NOON), Sent(), Sent()
     leader, failure = _beat(clean, sent_a, clock, beats), list[BaseException]()
 
     def lead() -> None:
@@ -164,7 +154,7 @@ def test_given_a_beat_down_for_an_hour_then_each_entry_catches_up_once_by_its_po
             claim = runs.claim(conn, entry.name, entry.task, an_hour_ago)
             assert claim is not None
             runs.sent(conn, claim.id, "sent-before")
-    clock, sent = Clock(NOON + timedelta(seconds=90)), Sent()
+    clock, sent = MovableClock(NOON + timedelta(seconds=90)), Sent()
 
     _start(_beat(clean, sent, clock, beats))
     wait_for(lambda: len(sent.claims) >= 4, 10, "the catch-up")
@@ -182,7 +172,7 @@ def test_given_a_beat_down_for_an_hour_then_each_entry_catches_up_once_by_its_po
 def test_given_a_paused_entry_then_its_slots_wait_from_the_next_tick_until_resumed(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock, sent = Clock(NOON), Sent()
+    clock, sent = MovableClock(NOON), Sent()
     _start(_beat(clean, sent, clock, beats))
     wait_for(lambda: len(sent.claims) == 5, 10, "first slots")
     with clean.begin() as conn:
@@ -201,7 +191,7 @@ def test_given_a_paused_entry_then_its_slots_wait_from_the_next_tick_until_resum
 def test_given_a_claim_the_broker_never_got_then_it_is_sent_again_later_once(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock, sent = Clock(NOON), Sent()
+    clock, sent = MovableClock(NOON), Sent()
     sent.failing = True
     _start(_beat(clean, sent, clock, beats))
     wait_for(lambda: scalar(clean, "SELECT count(*) FROM scheduled_runs") == 5, 10, "claims")
@@ -242,7 +232,7 @@ def test_given_a_slot_when_its_task_runs_twice_then_the_second_does_nothing(
 def test_given_the_leader_then_it_holds_the_lock_on_the_connection_that_claims(
     clean: Engine, beats: list[Beat]
 ) -> None:
-    clock, sent = Clock(NOON), Sent()
+    clock, sent = MovableClock(NOON), Sent()
     _start(_beat(clean, sent, clock, beats))
     wait_for(lambda: len(sent.claims) == 5, 10, "first slots")
 

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.crontab import CatchUp, Cron, due_slots, latest_slot, next_slot, slots_between
+from scheduler.crontab import CatchUp, Cron, CronTable, latest_slot, next_slot, slots_between
+from scheduler.crontab import due as due_in
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -270,7 +271,7 @@ def test_given_a_naive_datetime_then_value_error_names_the_argument() -> None:
     with pytest.raises(ValueError, match="until must be an aware datetime"):
         slots_between(cron, ZONE_UTC, utc(2026, 1, 1), naive)
     with pytest.raises(ValueError, match="now must be an aware datetime"):
-        due_slots(cron, ZONE_UTC, last=None, now=naive, policy=CatchUp.ALL, lookback=HOUR)
+        due_in(CronTable(cron, ZONE_UTC), last=None, now=naive, policy=CatchUp.ALL, lookback=HOUR)
 
 
 def test_given_an_every_minute_job_over_a_year_then_every_real_minute_once() -> None:
@@ -315,7 +316,7 @@ def test_given_no_slot_in_400_days_when_asked_latest_then_none() -> None:
     assert latest_slot(Cron.parse("0 0 29 2 *"), ZONE_UTC, utc(2026, 6, 1)) is None
 
 
-# due_slots: a job every 10 minutes, last claimed at 10:00 UTC
+# due: a job every 10 minutes, last claimed at 10:00 UTC
 
 EVERY_TEN = Cron.parse("*/10 * * * *")
 MISSED = [utc(2026, 5, 1, 10, minute) for minute in (10, 20, 30, 40, 50)] + [utc(2026, 5, 1, 11)]
@@ -324,7 +325,8 @@ MISSED = [utc(2026, 5, 1, 10, minute) for minute in (10, 20, 30, 40, 50)] + [utc
 def due(
     policy: CatchUp, *, last: datetime | None, now: datetime, lookback: timedelta = 2 * HOUR
 ) -> list[datetime]:
-    return due_slots(EVERY_TEN, BERLIN, last=last, now=now, policy=policy, lookback=lookback)
+    table = CronTable(EVERY_TEN, BERLIN)
+    return due_in(table, last=last, now=now, policy=policy, lookback=lookback)
 
 
 @pytest.mark.parametrize(
@@ -389,9 +391,8 @@ def test_given_a_slot_exactly_grace_old_when_skip_then_it_is_still_on_time() -> 
 
 
 def test_given_a_beat_down_across_spring_forward_when_all_then_each_real_hour_once() -> None:
-    slots = due_slots(
-        Cron.parse("0 * * * *"),
-        NEW_YORK,
+    slots = due_in(
+        CronTable(Cron.parse("0 * * * *"), NEW_YORK),
         last=utc(2026, 3, 8, 5),  # 00:00 EST
         now=utc(2026, 3, 8, 9, 0, 30),  # 05:00:30 EDT
         policy=CatchUp.ALL,
