@@ -91,6 +91,15 @@ class MailRejected(PermanentError):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent along with an email."""
+
+    filename: str  # as the receiver sees it, e.g. "top-products.csv"; no path, no line break
+    content_type: str  # "text/csv", "text/html", "application/octet-stream"...
+    data: bytes  # sent as they are (a text/* file is declared UTF-8)
+
+
+@dataclass(frozen=True)
 class Email:
     to: str
     subject: str
@@ -98,6 +107,7 @@ class Email:
     html: str | None = None
     message_id: str | None = None  # stable per notification, so receivers can drop repeats
     headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Mailer(Protocol):

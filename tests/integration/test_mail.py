@@ -7,7 +7,8 @@ import ssl
 import subprocess
 from collections.abc import Callable
 from email import message_from_bytes
-from email.policy import compat32
+from email.message import EmailMessage
+from email.policy import compat32, default
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from domain.notifications import Kind, render
-from domain.ports import Email, MailRejected, MailUnavailable
+from domain.ports import Attachment, Email, MailRejected, MailUnavailable
 from workers.adapters.mail import (
     FileMailer,
     SmtpMailer,
@@ -272,3 +273,110 @@ def test_given_a_multipart_message_when_parsed_then_both_bodies_come_back() -> N
 
     bodies = [part.get_payload(decode=True) for part in parsed.walk() if not part.is_multipart()]
     assert bodies == [b"=_ and -- in text\n", b"<b>=_</b>"]
+
+
+REPORT_FILES = (
+    Attachment("top-products.csv", "text/csv", "sku,name,units\r\nLAMP-1,Lampe été,3\r\n".encode()),
+    Attachment("low-stock.csv", "text/csv", b"sku,on_hand\r\nDESK-2,0\r\n"),
+    Attachment("Rapport nocturne — été.html", "text/html", "<h1>Été</h1>\n".encode()),
+    Attachment("chart.bin", "application/octet-stream", bytes(range(256)) * 3),
+)
+
+
+def nightly_report(*attachments: Attachment) -> Email:
+    return Email(
+        to="manager@example.com",
+        subject="Nightly report",
+        text="The nightly report is attached.\n",
+        html="<p>The <b>nightly report</b> is attached.</p>",
+        message_id="report-2026-11-27",
+        attachments=attachments,
+    )
+
+
+def attachments_of(message: EmailMessage) -> list[tuple[str | None, str, str | None, bytes]]:
+    """(file name, content type, charset, bytes) of each attachment, in order."""
+    return [
+        (part.get_filename(), part.get_content_type(), part.get_content_charset(),
+         part.get_payload(decode=True))
+        for part in message.iter_attachments()
+    ]  # fmt: skip
+
+
+EXPECTED_FILES = [
+    (file.filename, file.content_type, "utf-8" if file.content_type.startswith("text/") else None,
+     file.data)
+    for file in REPORT_FILES
+]  # fmt: skip
+
+
+def test_given_attachments_when_sending_then_the_body_and_each_file_arrive_as_sent(
+    smtp_server: SmtpServer,
+) -> None:
+    mailer_for(smtp_server).send(nightly_report(*REPORT_FILES))
+
+    [received] = smtp_server.messages
+    message = received.message
+    assert message.get_content_type() == "multipart/mixed"
+    body, *files = message.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    html = message.get_body(("html", "plain"))
+    assert html is not None
+    assert html.get_content() == "<p>The <b>nightly report</b> is attached.</p>"
+    assert attachments_of(message) == EXPECTED_FILES
+    assert [file.get_content_disposition() for file in files] == ["attachment"] * 4
+    assert {file["Content-Transfer-Encoding"] for file in files} == {"base64"}
+    assert b"filename*=utf-8''Rapport%20nocturne%20%E2%80%94%20%C3%A9t%C3%A9.html" in received.raw
+
+
+def test_given_no_attachments_then_the_alternative_stays_at_the_top(
+    smtp_server: SmtpServer,
+) -> None:
+    mailer_for(smtp_server).send(nightly_report())
+
+    message = smtp_server.messages[0].message
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    assert list(message.iter_attachments()) == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "problem"),
+    [
+        ("", "empty file name"),
+        ("  ", "empty file name"),
+        ("low-stock.csv\r\nBcc: all@example.com", "line break in the file name"),
+        ("low\nstock.csv", "line break in the file name"),
+        ("../low-stock.csv", "path separator in the file name"),
+        ("reports\\low-stock.csv", "path separator in the file name"),
+    ],
+)
+def test_given_a_bad_file_name_then_it_is_refused_before_any_connection(
+    filename: str, problem: str
+) -> None:
+    email = nightly_report(REPORT_FILES[0], Attachment(filename, "text/csv", b"x"))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        mailer = SmtpMailer("127.0.0.1", listener.getsockname()[1], sender=SENDER, timeout=0.3)
+
+        with pytest.raises(MailRejected, match="cannot build") as refused:
+            mailer.send(email)
+
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody knocked
+            listener.accept()
+    assert f"{problem} of attachment 2 ({filename!r})" in str(refused.value)
+
+
+def test_given_attachments_and_an_outbox_then_the_eml_file_holds_them(tmp_path: Path) -> None:
+    mailer = FileMailer(tmp_path, sender=SENDER)
+    mailer.send(nightly_report(*REPORT_FILES))
+
+    written = message_from_bytes(mailer.path_for("report-2026-11-27").read_bytes(), policy=default)
+    assert isinstance(written, EmailMessage)
+    assert written.get_content_type() == "multipart/mixed"
+    assert attachments_of(written) == EXPECTED_FILES

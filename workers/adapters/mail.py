@@ -9,6 +9,7 @@ becomes an `.eml` file named by its message id, so sending it again replaces it.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import smtplib
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from domain.ports import Email, Mailer, MailRejected, MailUnavailable
+from domain.ports import Attachment, Email, Mailer, MailRejected, MailUnavailable
 from workers.compat import FlatHeaderCompat32
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ DEFAULT_SENDER = "backroom@localhost.localdomain"
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable bodies (the default for UTF-8 is base64)
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_MEDIA_TYPE = re.compile(r"([a-z0-9][a-z0-9!#$&^_.+-]{0,126})/([a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
+MAX_FILENAME_BYTES = 255  # what most file systems take; keeps the header line short enough
 
 
 # Every header this module sets is ASCII (non-ASCII values are RFC 2047 encoded) and free of
@@ -45,11 +49,16 @@ POLICY = FlatHeaderCompat32()
 
 
 def build_message(email: Email, sender: str) -> Message:
-    """The MIME message for `email`: text, plus an HTML alternative when there is one.
+    """The MIME message for `email`: text, plus an HTML alternative when there is one; with
+    attachments, that body is the first part of a `multipart/mixed` and each file a part after
+    it (base64, `Content-Disposition: attachment`).
 
     Built with the `compat32` classes (much cheaper per message than the default policy), so
     headers are checked here: a line break in any header value (a way to inject `Bcc:`)
-    raises `MailRejected`, and non-ASCII values are RFC 2047 encoded.
+    raises `MailRejected`, and non-ASCII values are RFC 2047 encoded. So are attachments: a
+    file name that is empty, longer than `MAX_FILENAME_BYTES` in UTF-8, or has a line break,
+    another control character or a path separator (`/`, `\\`), or a content type that is not
+    a bare `type/subtype`, raises `MailRejected` naming the attachment.
     """
     try:
         return _build(email, sender)
@@ -58,14 +67,21 @@ def build_message(email: Email, sender: str) -> Message:
 
 
 def _build(email: Email, sender: str) -> Message:
+    files = [_attachment_part(file, number) for number, file in enumerate(email.attachments, 1)]
     text = _text_part(email.text, "plain")
     message: Message = text
     if email.html is not None:
-        # "=_" never occurs in quoted-printable text, so the boundary needs no search of the
-        # bodies (the generator's own boundary compiles a regular expression per message).
-        message = MIMEMultipart("alternative", boundary=f"=_{uuid.uuid4().hex}", policy=POLICY)
+        # "=_" never occurs in quoted-printable text (nor in base64), so the boundary needs no
+        # search of the bodies (the generator's own boundary compiles a regular expression per
+        # message).
+        message = MIMEMultipart("alternative", boundary=_boundary(), policy=POLICY)
         message.attach(text)
         message.attach(_text_part(email.html, "html"))
+    if files:
+        body, message = message, MIMEMultipart("mixed", boundary=_boundary(), policy=POLICY)
+        message.attach(body)
+        for part in files:
+            message.attach(part)
     name, address = parseaddr(sender)
     headers = {
         "From": formataddr((name, address or sender), "utf-8"),
@@ -82,10 +98,48 @@ def _build(email: Email, sender: str) -> Message:
     return message
 
 
+def _boundary() -> str:
+    return f"=_{uuid.uuid4().hex}"
+
+
 def _text_part(body: str, subtype: str) -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype, policy=POLICY)
     part.set_payload(body, _UTF8)
     return part
+
+
+def _attachment_part(file: Attachment, number: int) -> MIMENonMultipart:
+    """The part for attachment `number` (from 1): its bytes in base64, a text/* one declared
+    UTF-8; a non-ASCII file name is RFC 2231 encoded (`filename*=utf-8''...`)."""
+    shown = file.filename if len(file.filename) <= 60 else f"{file.filename[:57]}..."
+    problem = _filename_problem(file.filename)
+    if problem is not None:
+        raise ValueError(f"{problem} of attachment {number} ({shown!r})")
+    media_type = _MEDIA_TYPE.fullmatch(file.content_type.lower())
+    if media_type is None:
+        raise ValueError(f"bad content type {file.content_type!r} of attachment {number}")
+    maintype, subtype = media_type.groups()
+    params = {"charset": "utf-8"} if maintype == "text" else {}
+    part = MIMENonMultipart(maintype, subtype, policy=POLICY, **params)
+    part["Content-Transfer-Encoding"] = "base64"
+    part.add_header("Content-Disposition", "attachment", filename=file.filename)
+    part.set_payload(base64.encodebytes(file.data).decode("ascii"))
+    return part
+
+
+def _filename_problem(filename: str) -> str | None:
+    """What is wrong with `filename` as an attachment's name, or None."""
+    if not filename.strip():
+        return "empty file name"
+    if "\r" in filename or "\n" in filename:
+        return "line break in the file name"
+    if _CONTROL_CHARS.search(filename):
+        return "control character in the file name"
+    if "/" in filename or "\\" in filename:
+        return "path separator in the file name"
+    if len(filename.encode()) > MAX_FILENAME_BYTES:
+        return f"file name longer than {MAX_FILENAME_BYTES} bytes"
+    return None
 
 
 def message_id_header(message_id: str | None, sender: str) -> str:
