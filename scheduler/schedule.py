@@ -14,6 +14,9 @@ slots it missed. Their state (which slots ran, which entries are paused) is in t
   (a day never rolled up is a changed day for the next run).
 - `rollup-yesterday` (`analytics.rollup_previous_day`), at 00:15 in the shop's zone: the day
   that just ended, closed; the latest missed slot only, for the same reason.
+- `nightly-report` (`reports.nightly`), at 06:00 in the shop's zone: the day before's report,
+  saved and emailed; the latest missed slot only (a later day's report is the one to read; an
+  earlier one is rebuilt with `backroom report nightly --date`).
 """
 
 from __future__ import annotations
@@ -86,6 +89,13 @@ def entries(settings: Settings) -> list[Entry]:
             "rollup-yesterday",
             steps.ROLLUP_PREVIOUS_DAY,
             CronTable(Cron.parse("15 0 * * *"), zone),
+            CatchUp.LATEST,
+            timedelta(days=2),
+        ),
+        _entry(
+            "nightly-report",
+            steps.NIGHTLY_REPORT,
+            CronTable(Cron.parse("0 6 * * *"), zone),
             CatchUp.LATEST,
             timedelta(days=2),
         ),

@@ -26,7 +26,7 @@ import migrations
 from domain.db import make_engine, to_url
 
 REPO = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.smtp_server", "tests.brokers"]
+pytest_plugins = ["tests.smtp_server", "tests.brokers", "tests.browser"]
 
 
 def _server_url(stack: ExitStack) -> URL:

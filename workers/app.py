@@ -28,6 +28,7 @@ TASK_MODULES = [
     "tasks.payments",
     "tasks.notifications",
     "tasks.analytics",
+    "tasks.reports",
 ]
 
 

@@ -53,6 +53,15 @@ def sweep_policy(settings: Settings) -> SweepPolicy:
     )
 
 
+def job_policy(settings: Settings) -> JobPolicy:
+    return JobPolicy(
+        zone=settings.zone,
+        reservation_hold=timedelta(seconds=settings.reservation_hold),
+        reports=Path(settings.data_dir) / "reports",
+        report_recipients=tuple(settings.report_recipients),
+    )
+
+
 def build(settings: Settings) -> Runtime:
     engine = make_engine(
         database_url(settings), pool_size=2, pre_ping=False, prepare=settings.db_prepare
@@ -64,7 +73,7 @@ def build(settings: Settings) -> Runtime:
         mailer=mailer_from_settings(settings, simulate=settings.mailer == "file", outbox=outbox),
         clock=SystemClock(),
         sweep=sweep_policy(settings),
-        jobs=JobPolicy(settings.zone, timedelta(seconds=settings.reservation_hold)),
+        jobs=job_policy(settings),
     )
     return Runtime(settings=settings, engine=engine, ports=ports)
 

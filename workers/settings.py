@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     smtp_from: EmailStr = "backroom@localhost.localdomain"
     smtp_tls: bool = False
 
-    # Who gets the nightly report (comma-separated in the variable): no code reads it yet; the
-    # nightly report will send to these addresses.
+    # Who gets the nightly report (comma-separated in the variable), saved under
+    # `<data_dir>/reports/YYYY-MM-DD/` whoever gets it.
     report_recipients: Annotated[list[EmailStr], NoDecode] = Field(default_factory=list)
 
     flower_user: str = "admin"

@@ -5,6 +5,7 @@ window, never on the clock (`work.now` only stamps what the job does).
     inventory.check_reorder (hourly): low stock asked of its vendors, one email per vendor
     analytics.rollup (hourly): the slot's shop-local day's daily sales, and the changed days
     analytics.rollup_previous_day (nightly): the day before the slot's, and the changed days
+    reports.nightly (06:00): the day before the slot's report, saved, emailed once per recipient
 
 Running a slot once is the runner's business; each job is also safe to run again for the same
 slot or the next one: what it did is in the database, and it does nothing twice.
@@ -13,12 +14,17 @@ slot or the next one: what it did is in the database, and it does nothing twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from domain import reports
 from domain.contracts import Slot
 from domain.handlers.flow import after
-from domain.handlers.step import Done, Work
-from domain.services import analytics, expiry, reorder
+from domain.handlers.step import Done, JobPolicy, Work
+from domain.services import analytics, expiry, reorder, report, report_delivery
 
 log = logging.getLogger("backroom.jobs")
 
@@ -77,3 +83,51 @@ def _roll_up(work: Work, day: date) -> dict[str, object]:
     }
     log.info("rollup %s", result)
     return result
+
+
+def nightly_report(work: Work, slot: Slot) -> Done:
+    """`reports.nightly`: the report of the day before the slot's local day, built and saved
+    (`build_report`), then emailed to each recipient it has not gone to. A refusal by the mail
+    server ends the step with its error once the recipients reached are recorded."""
+    jobs = work.ports.jobs
+    day = slot.slot.astimezone(jobs.zone).date() - timedelta(days=1)
+    built = build_report(work.session, jobs, day)
+    delivery = report_delivery.deliver(
+        work.session,
+        work.ports.mailer,
+        built.nightly,
+        built.files,
+        jobs.report_recipients,
+        work.now,
+    )
+    result = {
+        "day": day.isoformat(),
+        "folder": str(built.folder),
+        "emailed": delivery.sent,
+        "emailed_before": delivery.already,
+        "refused": [recipient for recipient, _ in delivery.refused],
+    }
+    log.info("nightly report %s", result)
+    return Done(result, error=delivery.error)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A report built: its numbers, its files (name: content), the folder they were saved in."""
+
+    nightly: report.Nightly
+    files: dict[str, bytes]
+    folder: Path
+
+
+def build_report(session: Session, jobs: JobPolicy, day: date) -> Built:
+    """The report of the shop-local `day`, saved in `jobs.reports/YYYY-MM-DD/` (replacing what
+    was there). The days of its chart whose orders changed since they were rolled up are rolled
+    up first, so the report's numbers are the rollups' and current."""
+    first = day - timedelta(days=report.DAYS - 1)
+    for changed in analytics.dirty_days(session, jobs.zone, first, day):
+        analytics.rollup(session, changed, jobs.zone)
+    nightly = report.read(session, day, jobs.zone)
+    rendered = reports.files(nightly)
+    folder = reports.save(jobs.reports / day.isoformat(), rendered)
+    return Built(nightly, rendered, folder)

@@ -53,6 +53,7 @@ HANDLERS: dict[str, Route] = {
     steps.CHECK_REORDER: Route(contracts.Slot, jobs.check_reorder),
     steps.ROLLUP: Route(contracts.Slot, jobs.rollup),
     steps.ROLLUP_PREVIOUS_DAY: Route(contracts.Slot, jobs.rollup_previous_day),
+    steps.NIGHTLY_REPORT: Route(contracts.Slot, jobs.nightly_report),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -43,10 +44,13 @@ class SweepPolicy:
 @dataclass(frozen=True)
 class JobPolicy:
     """What the scheduled jobs need to know of the shop: its time zone (a reorder request is
-    made once per SKU per local day) and how long an unpaid order holds its stock."""
+    made once per SKU per local day, a report covers a local day), how long an unpaid order
+    holds its stock, where the nightly reports are saved (a folder per day) and who gets them."""
 
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     reservation_hold: timedelta = timedelta(minutes=15)
+    reports: Path = Path(".backroom/reports")
+    report_recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.models.analytics import DailySales, SalesDimension
+from domain.models.analytics import SHOP_KEY, DailySales, SalesDimension
 from domain.models.base import Base
 from domain.models.catalog import (
     Brand,
@@ -42,6 +42,7 @@ from domain.models.schedule import (
     PausedEntry,
     ReorderRequest,
     ReorderStatus,
+    ReportDelivery,
     RunStatus,
     ScheduledRun,
 )
@@ -58,6 +59,7 @@ from domain.models.users import (
 )
 
 __all__ = [
+    "SHOP_KEY",
     "Address",
     "Base",
     "Brand",
@@ -89,6 +91,7 @@ __all__ = [
     "ProductVariant",
     "ReorderRequest",
     "ReorderStatus",
+    "ReportDelivery",
     "Review",
     "ReviewStatus",
     "Role",

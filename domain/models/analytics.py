@@ -1,6 +1,6 @@
-"""Daily sales: what the orders placed on one shop-local day sold, per product, per category
-and per vendor, in each currency. `domain.services.analytics` writes the rows from the orders;
-nothing else does, and a rebuild writes them again exactly.
+"""Daily sales: what the orders placed on one shop-local day sold, per product, per category,
+per vendor and for the whole shop, in each currency. `domain.services.analytics` writes the
+rows from the orders; nothing else does, and a rebuild writes them again exactly.
 
 One row per (day, dimension, key, currency):
 
@@ -11,7 +11,10 @@ One row per (day, dimension, key, currency):
   `vendor` (the product's vendor now), `category` (a category's id: a line counts for each
   category of its product and for every ancestor of those, once per category even when the
   product sits in two categories of one subtree; membership as the catalog has it when the
-  row is written).
+  row is written), `shop` (`SHOP_KEY`, the nil UUID: one row for the whole shop, every line
+  of the day). The shop row is there for the counts: an order or a customer counts once in
+  the row of each product, vendor and category it bought, so those rows' `orders` and
+  `customers` do not add up to the day's.
 - `currency`: the order's currency. Money is integer minor units and never mixed: an order
   in EUR only ever counts in the EUR row.
 
@@ -19,20 +22,24 @@ Every order placed on the day counts, whatever its status since (sales as booked
 undone since is in `cancellations`, `refunds` and `refunded`. Per order line:
 
 - `units` = `quantity`; `gross` = `total_price` (quantity x unit price).
-- `discounts`, `tax`, `refunded`: the order's `discount_amount`, `tax_amount` and its
-  payment's `refunded_amount` allocated to its lines in proportion to `total_price`, by
-  running-total rounding: with the lines in order of their id, `W(k)` the sum of the
-  `total_price` of lines 1..k and `T = W(n)`, line k gets `floor(A * W(k) / T) -
-  floor(A * W(k-1) / T)` of an amount A. The shares add up to A exactly and each is within one
-  minor unit of its exact share. An order whose lines total 0 weighs each line 1 instead.
-  Shipping is not allocated: it is no product's.
+- `discounts`, `tax`, `refunded`, `captured`: the order's `discount_amount` and `tax_amount`,
+  its payment's `refunded_amount`, and what the payment provider charged for the order (the
+  payment's `amount` if the payment was captured, `captured_at` set, whatever happened to it
+  since: a refunded payment was charged too; else 0), each allocated to the order's lines in
+  proportion to `total_price`, by running-total rounding: with the lines in order of their
+  id, `W(k)` the sum of the `total_price` of lines 1..k and `T = W(n)`, line k gets
+  `floor(A * W(k) / T) - floor(A * W(k-1) / T)` of an amount A. The shares add up to A
+  exactly and each is within one minor unit of its exact share. An order whose lines total 0
+  weighs each line 1 instead. Shipping is not allocated on its own (it is no product's), but
+  `captured` is all the payment charged, shipping included: the shop row's `captured` is
+  exactly what the day's orders were charged.
 - `net` = `gross - discounts` (before tax, without shipping).
 
 Summed over the day's lines for the key: `units`, `gross`, `discounts`, `tax`, `net`,
-`refunded`. Counted once each: `orders` (distinct orders), `customers` (distinct customers),
-`cancellations` (of those orders, the ones now `cancelled` or `refunded`), `refunds` (the ones
-whose payment has money refunded: `refunded_amount > 0`). `updated_at`: when the row was last
-written (the day's rows are written together).
+`refunded`, `captured`. Counted once each: `orders` (distinct orders), `customers` (distinct
+customers), `cancellations` (of those orders, the ones now `cancelled` or `refunded`),
+`refunds` (the ones whose payment has money refunded: `refunded_amount > 0`). `updated_at`:
+when the row was last written (the day's rows are written together).
 """
 
 from __future__ import annotations
@@ -47,17 +54,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.models.base import Base, check, str_enum
 
 _COUNTS = ("units", "orders", "customers", "cancellations", "refunds")
-_MONEY = ("gross", "discounts", "tax", "refunded")
+_MONEY = ("gross", "discounts", "tax", "refunded", "captured")
 
 
 class SalesDimension(enum.StrEnum):
     PRODUCT = "product"
     CATEGORY = "category"
     VENDOR = "vendor"
+    SHOP = "shop"
+
+
+SHOP_KEY = uuid.UUID(int=0)  # the key of the `shop` dimension's rows
 
 
 class DailySales(Base):
-    """One day's sales of one product, category or vendor in one currency (see the module)."""
+    """One day's sales of one product, category or vendor, or of the whole shop, in one
+    currency (see the module)."""
 
     __tablename__ = "daily_sales"
     __table_args__ = (
@@ -82,4 +94,5 @@ class DailySales(Base):
     cancellations: Mapped[int]
     refunds: Mapped[int]
     refunded: Mapped[int] = mapped_column(BigInteger)
+    captured: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

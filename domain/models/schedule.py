@@ -108,3 +108,15 @@ class ReorderRequest(Base):
     emailed_at: Mapped[datetime | None]  # when its vendor's email listing it was sent
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(100))  # the restock's idempotency key
+
+
+class ReportDelivery(Base):
+    """One nightly report emailed to one recipient: the report of a shop-local day goes to each
+    address once, whatever retries or reruns of its slot (the key is (day, recipient))."""
+
+    __tablename__ = "report_deliveries"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[datetime]

@@ -17,16 +17,10 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from backroom_client import BackroomClient
+from domain.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
-APP_TABLES = (
-    "daily_sales, scheduled_runs, paused_entries, reorder_requests, "
-    "dead_letters, notifications, outbox, inventory_movements, shipments, payments, "
-    "order_status_history, order_items, orders, cart_items, wishlist_items, wishlists, reviews, "
-    "inventory_variants, inventory, product_variants, product_images, product_categories, "
-    "product_tags, products, categories, tags, brands, login_sessions, addresses, user_roles, "
-    "customers, vendors, users, roles"
-)
+APP_TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)  # all of ours
 
 
 @dataclass(frozen=True)

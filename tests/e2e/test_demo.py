@@ -1,9 +1,12 @@
 """`backroom demo`, the main job, run as a user runs it: a process of its own, given servers
 (the run's PostgreSQL in a database of its own, the run's Redis), real workers and beat. After
-the orders it runs one reorder check by hand; its table must match the database and the mail."""
+the orders it runs one reorder check by hand; its table must match the database and the mail.
+Then it rolls up the day and builds today's report, whose totals must be the database's."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import subprocess
@@ -37,6 +40,19 @@ def _reorder_slot(output: str) -> datetime:
     )
     assert found, f"no reorder check section in the output:\n{output}"
     return datetime.fromisoformat(found.group(1))
+
+
+def _report_page(output: str) -> Path:
+    found = re.search(r"^today's report \(so far\): (\S+)$", output, re.MULTILINE)
+    assert found, f"no report path in the output:\n{output}"
+    page = Path(found.group(1))
+    assert page.name == "report.html"
+    assert page.is_file()
+    return page
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))
 
 
 def _mail(folder: Path) -> list[Message]:
@@ -111,3 +127,24 @@ def test_given_servers_when_the_demo_runs_then_every_order_ends_and_it_stops_wha
     assert _figure(output, "reorder requests") == requested
     assert run_status == "succeeded"
     assert _started_by(tmp_path) == []
+    page = _report_page(output)
+    assert page.parent.parent == (tmp_path / "reports").resolve()
+    totals = {row["currency"]: row for row in _csv(page.parent / "totals.csv")}
+    with engine.connect() as conn:
+        day = page.parent.name
+        placed = conn.execute(
+            text(
+                "SELECT o.currency, count(*) AS orders, coalesce(sum(p.amount) FILTER"
+                " (WHERE p.captured_at IS NOT NULL), 0) AS captured FROM orders o"
+                " LEFT JOIN payments p ON p.order_id = o.id"
+                " WHERE CAST(o.created_at AT TIME ZONE 'UTC' AS date) = CAST(:day AS date)"
+                " GROUP BY o.currency"
+            ),
+            {"day": day},
+        ).all()
+    engine.dispose()
+    assert {c: (int(t["orders"]), t["captured"]) for c, t in totals.items()} == {
+        row.currency: (row.orders, f"{row.captured // 100}.{row.captured % 100:02d}")
+        for row in placed
+    }
+    assert "<svg" in page.read_text()

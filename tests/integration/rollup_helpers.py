@@ -15,6 +15,7 @@ from domain import steps
 from domain.contracts import Slot
 from domain.db import session_factory, unit_of_work
 from domain.handlers import JobPolicy, run_step
+from domain.models import SHOP_KEY
 from domain.services import analytics
 from tests import factories
 from tests.integration.pipeline_helpers import (
@@ -27,7 +28,10 @@ from tests.integration.pipeline_helpers import (
 
 NEW_YORK = ZoneInfo("America/New_York")
 OCT31, NOV1, NOV2 = date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)
-MEASURES = "units, gross, discounts, tax, net, orders, customers, cancellations, refunds, refunded"
+MEASURES = (
+    "units, gross, discounts, tax, net, orders, customers, cancellations, refunds, refunded,"
+    " captured"
+)
 
 Key = tuple[Any, ...]  # (day, dimension, key, currency)
 
@@ -136,7 +140,8 @@ def stamps(engine: Engine) -> dict[Key, datetime]:
 
 
 # The measures from the orders, written apart from the service: ancestors by walking
-# parent_id (not path), a line's weights by correlated sums, the local day by AT TIME ZONE.
+# parent_id (not path), a line's weights by correlated sums, the local day by AT TIME ZONE,
+# the shop's rows as one more key every line has.
 EXPECTED = """
 WITH RECURSIVE up(category_id, ancestor_id) AS (
     SELECT id, id FROM categories
@@ -149,6 +154,7 @@ line AS (
            o.currency, i.product_id, i.quantity, i.total_price,
            o.status IN ('cancelled', 'refunded') AS undone,
            COALESCE(p.refunded_amount, 0) AS refunded_amount, o.discount_amount, o.tax_amount,
+           CASE WHEN p.captured_at IS NULL THEN 0 ELSE p.amount END AS captured_amount,
            (SELECT sum(j.total_price) FROM order_items j
              WHERE j.order_id = i.order_id AND j.id <= i.id) AS upto,
            (SELECT COALESCE(sum(j.total_price), 0) FROM order_items j
@@ -160,7 +166,8 @@ line AS (
 share AS (
     SELECT l.*, div(discount_amount * upto, whole) - div(discount_amount * before, whole) AS d,
            div(tax_amount * upto, whole) - div(tax_amount * before, whole) AS t,
-           div(refunded_amount * upto, whole) - div(refunded_amount * before, whole) AS r
+           div(refunded_amount * upto, whole) - div(refunded_amount * before, whole) AS r,
+           div(captured_amount * upto, whole) - div(captured_amount * before, whole) AS c
     FROM line l
 ),
 keyed AS (
@@ -172,11 +179,13 @@ keyed AS (
         SELECT DISTINCT pc.product_id, up.ancestor_id
         FROM product_categories pc JOIN up ON up.category_id = pc.category_id
     ) a ON a.product_id = s.product_id
+    UNION ALL
+    SELECT 'shop', '00000000-0000-0000-0000-000000000000', s.* FROM share s
 )
 SELECT day, dimension, key, currency, sum(quantity), sum(total_price), sum(d), sum(t),
        sum(total_price) - sum(d), count(DISTINCT order_id), count(DISTINCT customer_id),
        count(DISTINCT order_id) FILTER (WHERE undone),
-       count(DISTINCT order_id) FILTER (WHERE refunded_amount > 0), sum(r)
+       count(DISTINCT order_id) FILTER (WHERE refunded_amount > 0), sum(r), sum(c)
 FROM keyed GROUP BY day, dimension, key, currency
 """
 
@@ -187,11 +196,13 @@ def expected(engine: Engine) -> dict[Key, tuple[int, ...]]:
 
 
 def row(engine: Engine, day: date, dimension: str, name: str, currency: str) -> dict[str, int]:
-    """One row's measures; `name`: a SKU, a category's slug, or a vendor's business name."""
+    """One row's measures; `name`: a SKU, a category's slug, a vendor's business name, or
+    anything for the shop's row."""
     key = {
         "product": "SELECT id FROM products WHERE sku = :name",
         "category": "SELECT id FROM categories WHERE slug = :name",
         "vendor": "SELECT id FROM vendors WHERE business_name = :name",
+        "shop": f"SELECT CAST('{SHOP_KEY}' AS uuid)",
     }[dimension]
     found = rows(
         engine,
@@ -245,11 +256,21 @@ def row_share(engine: Engine, key: str, sku: str, amount: int) -> int:
     raise AssertionError(f"no line {sku} in {key}")
 
 
-def refunded(engine: Engine, key: str) -> int:
+def _payment(engine: Engine, key: str) -> Any:
     found = rows(
         engine,
-        "SELECT p.refunded_amount FROM payments p JOIN orders o ON o.id = p.order_id"
-        " WHERE o.idempotency_key = :key",
+        "SELECT p.amount, p.captured_at, p.refunded_amount FROM payments p"
+        " JOIN orders o ON o.id = p.order_id WHERE o.idempotency_key = :key",
         key=key,
     )
-    return int(found[0].refunded_amount)
+    return found[0]
+
+
+def refunded(engine: Engine, key: str) -> int:
+    return int(_payment(engine, key).refunded_amount)
+
+
+def captured(engine: Engine, key: str) -> int:
+    """What the payment of order `key` charged: its amount once captured, else 0."""
+    payment = _payment(engine, key)
+    return int(payment.amount) if payment.captured_at is not None else 0

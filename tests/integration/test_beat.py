@@ -65,6 +65,9 @@ def beats() -> Iterator[list[Beat]]:
         beat.stop.set()
 
 
+FIRST = len(_entries())  # a new beat's first slots: one per entry, catching up
+
+
 def _beat(engine: Engine, sent: Sent, clock: MovableClock, beats: list[Beat], **kw: object) -> Beat:
     beat = Beat(engine, _entries(), sent, clock=clock, tick_seconds=0.05, poll_seconds=0.05, **kw)  # type: ignore[arg-type]
     beats.append(beat)
@@ -81,7 +84,7 @@ def test_given_a_leader_when_time_passes_then_each_slot_is_claimed_and_sent_once
 ) -> None:
     clock, sent = MovableClock(NOON - timedelta(seconds=5)), Sent()
     thread = _start(_beat(clean, sent, clock, beats))
-    wait_for(lambda: len(sent.claims) == 5, 10, "first slots sent")  # one per entry, catching up
+    wait_for(lambda: len(sent.claims) == FIRST, 10, "first slots sent")
 
     clock.moment = NOON + timedelta(seconds=65)
     wait_for(lambda: ("sweep", NOON + timedelta(seconds=60)) in sent.claims, 10, "a later sweep")
@@ -102,11 +105,11 @@ def test_given_two_beats_then_the_standby_sends_nothing_until_the_leader_stops(
     sent_a, sent_b = Sent(), Sent()
     leader = _beat(clean, sent_a, clock, beats)
     thread_a = _start(leader)
-    wait_for(lambda: len(sent_a.claims) == 5, 10, "the leader's first slots")
+    wait_for(lambda: len(sent_a.claims) == FIRST, 10, "the leader's first slots")
     _start(_beat(clean, sent_b, clock, beats))
 
     clock.moment = NOON + timedelta(seconds=10)
-    wait_for(lambda: len(sent_a.claims) == 6, 10, "the leader's next sweep")
+    wait_for(lambda: len(sent_a.claims) == FIRST + 1, 10, "the leader's next sweep")
     assert sent_b.claims == []
     leader.stop.set()
     thread_a.join(5)
@@ -131,7 +134,7 @@ def test_given_the_leaders_connection_killed_then_it_stops_and_the_standby_takes
 
     thread = threading.Thread(target=lead, daemon=True)
     thread.start()
-    wait_for(lambda: len(sent_a.claims) == 5, 10, "the leader's first slots")
+    wait_for(lambda: len(sent_a.claims) == FIRST, 10, "the leader's first slots")
     _start(_beat(clean, sent_b, clock, beats))
     holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
     scalar(clean, "SELECT pg_terminate_backend(:pid)", pid=scalar(clean, holder))
@@ -141,7 +144,7 @@ def test_given_the_leaders_connection_killed_then_it_stops_and_the_standby_takes
     wait_for(lambda: sent_b.claims, 10, "the standby to take over")
 
     assert failure, "the leader kept running without its lock"
-    assert len(sent_a.claims) == 5
+    assert len(sent_a.claims) == FIRST
     assert sent_b.claims == [("sweep", NOON + timedelta(seconds=10))]
 
 
@@ -174,7 +177,7 @@ def test_given_a_paused_entry_then_its_slots_wait_from_the_next_tick_until_resum
 ) -> None:
     clock, sent = MovableClock(NOON), Sent()
     _start(_beat(clean, sent, clock, beats))
-    wait_for(lambda: len(sent.claims) == 5, 10, "first slots")
+    wait_for(lambda: len(sent.claims) == FIRST, 10, "first slots")
     with clean.begin() as conn:
         runs.pause(conn, "expire-reservations", "testing")
 
@@ -194,16 +197,16 @@ def test_given_a_claim_the_broker_never_got_then_it_is_sent_again_later_once(
     clock, sent = MovableClock(NOON), Sent()
     sent.failing = True
     _start(_beat(clean, sent, clock, beats))
-    wait_for(lambda: scalar(clean, "SELECT count(*) FROM scheduled_runs") == 5, 10, "claims")
-    assert scalar(clean, "SELECT count(*) FROM scheduled_runs WHERE sent_at IS NULL") == 5
+    wait_for(lambda: scalar(clean, "SELECT count(*) FROM scheduled_runs") == FIRST, 10, "claims")
+    assert scalar(clean, "SELECT count(*) FROM scheduled_runs WHERE sent_at IS NULL") == FIRST
     beats[0].stop.set()
 
     sent.failing = False
     _start(_beat(clean, sent, clock, beats))  # a beat starting sends what was never sent
-    wait_for(lambda: len(sent.claims) == 5, 10, "the unsent claims sent")
+    wait_for(lambda: len(sent.claims) == FIRST, 10, "the unsent claims sent")
 
     assert scalar(clean, "SELECT count(*) FROM scheduled_runs WHERE sent_at IS NULL") == 0
-    assert len(set(sent.claims)) == 5
+    assert len(set(sent.claims)) == FIRST
 
 
 def test_given_a_slot_when_its_task_runs_twice_then_the_second_does_nothing(
@@ -234,7 +237,7 @@ def test_given_the_leader_then_it_holds_the_lock_on_the_connection_that_claims(
 ) -> None:
     clock, sent = MovableClock(NOON), Sent()
     _start(_beat(clean, sent, clock, beats))
-    wait_for(lambda: len(sent.claims) == 5, 10, "first slots")
+    wait_for(lambda: len(sent.claims) == FIRST, 10, "first slots")
 
     with clean.connect() as conn, pytest.raises(runs.LeadershipLost):
         runs.fenced(conn, 0x6261636B726F6F6D)  # any other session: not the leader

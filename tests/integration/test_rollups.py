@@ -1,8 +1,9 @@
 """Daily sales rollups on a real PostgreSQL: orders placed through the handlers over three days
 around New York's DST change (2026-11-01 is 25 hours long), in USD and EUR, with a variant,
-products in a category subtree, two vendors, a cancellation and refunds. The rows must equal
-a straight aggregation of the orders (other SQL, the same definitions: see
-`domain.models.analytics`), stay so when run again or rebuilt, and follow a late refund."""
+products in a category subtree, two vendors, a cancellation and refunds. The rows (the shop's
+rows and the captured amounts among them) must equal a straight aggregation of the orders
+(other SQL, the same definitions: see `domain.models.analytics`), stay so when run again or
+rebuilt, and follow a late refund."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ from sqlalchemy import Engine, text
 
 from domain import steps
 from domain.services import analytics
-from tests.integration.pipeline_helpers import Pipeline, place_cmd
+from tests.integration.pipeline_helpers import Pipeline, place_cmd, rows
 from tests.integration.rollup_helpers import (
     NEW_YORK,
     NOV1,
     NOV2,
     OCT31,
     age_orders,
+    captured,
     expected,
     local,
     open_shop,
+    order,
     rebuild,
     refunded,
     row,
@@ -65,6 +68,7 @@ def test_given_three_days_of_orders_when_rolled_up_then_rows_equal_a_straight_ag
         "cancellations": 1,
         "refunds": 0,
         "refunded": 0,
+        "captured": row_share(engine, "o2", "TEE-1-RED", captured(engine, "o2")),  # o3: none
     }
     apparel = row(engine, NOV1, "category", "apparel", "USD")  # TEE-1 in two of its categories
     assert (apparel["units"], apparel["gross"]) == (1 + 3 + 1, 1500 + 3 * 1250 + 1250)
@@ -80,6 +84,46 @@ def test_given_three_days_of_orders_when_rolled_up_then_rows_equal_a_straight_ag
     assert row(engine, NOV2, "vendor", vendor2, "EUR")["units"] == 4  # o6
     hat = row(engine, NOV2, "product", "HAT-1", "USD")  # o5: paid, cancelled, refunded in full
     assert (hat["cancellations"], hat["refunds"], hat["refunded"]) == (1, 1, refunded(engine, "o5"))
+
+
+def test_given_a_day_then_its_shop_row_counts_orders_once_and_what_their_payments_charged(
+    shop: dict[str, str], pipeline: Pipeline, engine: Engine
+) -> None:
+    # Nov 1, USD: o2 (TEE-1-RED, HAT-1), o3 (TEE-1, SOCK-1; cancelled before its capture) and
+    # o7 (MUG-1) by o3's customer
+    order(pipeline, "o7", {"MUG-1": 1}, local(NOV1, 18), email="o3@example.com")
+    rebuild(engine, OCT31, NOV2)
+
+    oct31 = row(engine, OCT31, "shop", "", "USD")  # o1: TEE-1 (vendor 1) and MUG-1 (vendor 2)
+    assert (oct31["orders"], oct31["customers"], oct31["units"]) == (1, 1, 3)
+    assert (oct31["gross"], oct31["discounts"], oct31["tax"]) == (2500 + 899, 150, 300)
+    vendors = [
+        row(engine, OCT31, "vendor", vendor_of(engine, sku), "USD") for sku in ("TEE-1", "MUG-1")
+    ]
+    assert [v["orders"] for v in vendors] == [1, 1]  # in both vendors' rows, once in the shop's
+    nov1 = row(engine, NOV1, "shop", "", "USD")
+    assert (nov1["orders"], nov1["customers"], nov1["cancellations"]) == (3, 2, 1)
+    vendor2 = row(engine, NOV1, "vendor", vendor_of(engine, "SOCK-1"), "USD")  # o3 and o7
+    assert (vendor2["orders"], vendor2["customers"]) == (2, 1)
+    products = [row(engine, NOV1, "product", sku, "USD") for sku in ("TEE-1", "HAT-1", "SOCK-1")]
+    assert [p["orders"] for p in products] == [2, 1, 1]
+    assert products[2]["captured"] == 0  # SOCK-1 sold only in o3, never captured
+    charged = rows(
+        engine,
+        "SELECT CAST(o.created_at AT TIME ZONE :zone AS date) AS day, o.currency,"
+        " COALESCE(sum(p.amount) FILTER (WHERE p.captured_at IS NOT NULL), 0) AS amount"
+        " FROM orders o JOIN payments p ON p.order_id = o.id GROUP BY 1, 2",
+        zone=NEW_YORK.key,
+    )
+    assert {(c.day, c.currency): c.amount for c in charged} == {
+        (day, currency): measures[-1]
+        for (day, dimension, _, currency), measures in sales(engine).items()
+        if dimension == "shop"
+    }
+    assert nov1["captured"] == sum(captured(engine, key) for key in ("o2", "o3", "o7"))
+    assert captured(engine, "o3") == 0 < captured(engine, "o2")
+    nov2 = row(engine, NOV2, "shop", "", "USD")  # o5: captured, then refunded in full
+    assert nov2["captured"] == nov2["refunded"] == captured(engine, "o5") > 0
 
 
 def test_given_an_order_with_a_discount_and_tax_then_its_lines_shares_add_up_to_them(
@@ -133,6 +177,10 @@ def test_given_the_25_hour_dst_day_in_new_york_then_its_first_and_last_half_hour
     hat = row(engine, NOV2, "product", "HAT-1", "USD")  # o5 at 00:30 EST the next day
     assert (hat["orders"], hat["units"]) == (1, 1)
     assert row(engine, NOV1, "vendor", vendor_of(engine, "HAT-1"), "USD")["units"] == 1 + 3 + 1
+    shop_nov1 = row(engine, NOV1, "shop", "", "USD")  # o2 and o3, in both ends of the day
+    assert (shop_nov1["orders"], shop_nov1["units"]) == (2, 1 + 3 + 1 + 2)
+    assert row(engine, NOV2, "shop", "", "USD")["orders"] == 1  # o5
+    assert sales(engine) == {k: v for k, v in expected(engine).items() if k[0] != OCT31}
 
 
 # --- the scheduled jobs ------------------------------------------------------------------------
@@ -152,6 +200,7 @@ def test_given_a_late_refund_when_the_hourly_rollup_runs_then_only_its_placement
     rebuild(engine, OCT31, NOV2)
     quiet = run_rollup(pipeline, steps.ROLLUP, local(NOV2, 14, 5))
     before, written = sales(engine), stamps(engine)
+    charged = row(engine, OCT31, "shop", "", "USD")["captured"]  # o1 and this order, paid
 
     pipeline.drain([*left, *pipeline.cancel(placed.order_number)[1]])  # refunded now
     ran = run_rollup(pipeline, steps.ROLLUP, local(NOV2, 15, 5))
@@ -164,6 +213,7 @@ def test_given_a_late_refund_when_the_hourly_rollup_runs_then_only_its_placement
         (OCT31, "product"),
         (OCT31, "vendor"),
         (OCT31, "category"),
+        (OCT31, "shop"),
     }
     mug = row(engine, OCT31, "product", "MUG-1", "USD")
     assert (mug["cancellations"], mug["refunds"], mug["refunded"]) == (
@@ -171,6 +221,9 @@ def test_given_a_late_refund_when_the_hourly_rollup_runs_then_only_its_placement
         1,
         refunded(engine, "late"),
     )
+    shop_oct31 = row(engine, OCT31, "shop", "", "USD")
+    assert (shop_oct31["refunds"], shop_oct31["refunded"]) == (1, refunded(engine, "late"))
+    assert shop_oct31["captured"] == charged == captured(engine, "o1") + captured(engine, "late")
     assert after == expected(engine)
     unchanged = {key: at for key, at in stamps(engine).items() if key[0] == NOV1}
     assert unchanged == {key: at for key, at in written.items() if key[0] == NOV1}

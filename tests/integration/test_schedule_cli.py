@@ -23,7 +23,14 @@ from tests.e2e.harness import Broker, rows, run_id, scalar
 from tests.integration.test_cli import backroom, explain
 
 NEW_YORK = "America/New_York"
-ENTRIES = ("sweep", "expire-reservations", "check-reorder", "rollup-today", "rollup-yesterday")
+ENTRIES = (
+    "sweep",
+    "expire-reservations",
+    "check-reorder",
+    "rollup-today",
+    "rollup-yesterday",
+    "nightly-report",
+)
 COLUMNS = ("entry", "schedule", "next (local)", "next (UTC)", "last slot (UTC)", "status", "lag")
 
 
@@ -94,6 +101,7 @@ def test_given_no_runs_when_list_then_each_entry_shows_its_next_due_in_new_york_
         "check-reorder": timedelta(hours=1),
         "rollup-today": timedelta(hours=1),
         "rollup-yesterday": timedelta(days=1),
+        "nightly-report": timedelta(days=1),
     }
     for name, row in found.items():
         local, utc = row["next (local)"], row["next (UTC)"]
@@ -205,6 +213,7 @@ def test_given_an_entry_when_paused_then_list_shows_it_paused_until_resumed(
         "check-reorder": "check-reorder",
         "rollup-today": "rollup-today",
         "rollup-yesterday": "rollup-yesterday",
+        "nightly-report": "nightly-report",
     }
     assert scalar(scratch_engine, "SELECT note FROM paused_entries WHERE entry = 'sweep'") == (
         "stock take"
@@ -224,10 +233,10 @@ def test_given_an_entry_when_paused_then_list_shows_it_paused_until_resumed(
 @pytest.mark.parametrize(
     "argv",
     [
-        ("history", "nightly-report"),
-        ("pause", "nightly-report"),
-        ("resume", "nightly-report"),
-        ("run", "nightly-report"),
+        ("history", "weekly-report"),
+        ("pause", "weekly-report"),
+        ("resume", "weekly-report"),
+        ("run", "weekly-report"),
     ],
     ids=["history", "pause", "resume", "run"],
 )
@@ -238,7 +247,7 @@ def test_given_an_unknown_entry_name_then_exit_2_listing_the_names_and_nothing_c
 
     assert result.returncode == 2, explain(result)
     assert result.stdout == ""
-    assert "'nightly-report'" in result.stderr
+    assert "'weekly-report'" in result.stderr
     assert all(name in result.stderr for name in ENTRIES), explain(result)
     assert "Traceback" not in result.stderr
     assert scalar(scratch_engine, "SELECT count(*) FROM scheduled_runs") == 0

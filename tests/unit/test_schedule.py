@@ -74,10 +74,13 @@ def test_given_the_entries_then_each_is_routed_to_its_tasks_queue() -> None:
         "check-reorder": ("inventory.check_reorder", "inventory"),
         "rollup-today": ("analytics.rollup", "reports"),
         "rollup-yesterday": ("analytics.rollup_previous_day", "reports"),
+        "nightly-report": ("reports.nightly", "reports"),
     }
 
 
 def test_given_an_unknown_name_then_the_error_lists_the_entries() -> None:
-    names = "sweep, expire-reservations, check-reorder, rollup-today, rollup-yesterday"
+    names = (
+        "sweep, expire-reservations, check-reorder, rollup-today, rollup-yesterday, nightly-report"
+    )
     with pytest.raises(UnknownEntry, match=names):
         entry_named(SETTINGS, "nightly")

@@ -5,8 +5,8 @@ variable (exit 2). Servers not configured are embedded under the data folder, st
 command and stopped after it, unless they were already running.
 
 The commands live in one module per group: `data` (db, seed, embedded, demo), `run` (worker,
-flower), `schedule` (beat, schedule), `operate` (contract, sweep, order, dead-letters) and
-`analytics` (rebuild).
+flower), `schedule` (beat, schedule), `operate` (contract, sweep, order, dead-letters),
+`analytics` (rebuild) and `report` (nightly).
 Each module adds its subcommands to the parser and sets a handler `(settings, args) -> exit
 code` on each.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from domain.errors import DomainError
 from workers import embedded
-from workers.cli import analytics, data, operate, run, schedule
+from workers.cli import analytics, data, operate, report, run, schedule
 from workers.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[Settings, argparse.Namespace], int]
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `backroom` parser with every group's subcommands, in the order `--help` lists them."""
     parser = argparse.ArgumentParser(prog="backroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, run, schedule, operate, analytics):
+    for group in (data, run, schedule, operate, analytics, report):
         group.add_parsers(sub)
     return parser
 

@@ -2,9 +2,11 @@
 
 Migrate, seed, start real workers and a beat, play an outside system placing N orders (good,
 declined, flaky and out-of-stock ones) through the public contract, show progress while they
-move, then run the hourly reorder check once by hand for the current second (as `backroom
-schedule run check-reorder --slot NOW` would) and wait for it to succeed, print a summary of the
-orders and the reorder requests that check made, and stop everything it started.
+move, then run the hourly reorder check and the hourly rollup once by hand for the current
+second (as `backroom schedule run check-reorder` and `backroom schedule run rollup-today` would)
+and wait for each to succeed, build today's report so far (as `backroom report nightly --date
+TODAY` would), print a summary of the orders, the reorder requests that check made and the
+report's path, and stop everything it started.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from sqlalchemy import Engine, text
 
 import migrations
 from backroom_client import BackroomClient
-from domain.db import make_engine
+from domain import reports
+from domain.db import make_engine, session_factory, unit_of_work
+from domain.handlers.jobs import build_report
 from domain.models import RunStatus
 from domain.ports import SystemClock
 from domain.services import orders
@@ -36,11 +40,12 @@ from workers.cli.output import fail, out, progress_bar
 from workers.cli.schedule import enqueue
 from workers.cli.servers import served
 from workers.demo.summary import collect, collect_reorders, print_reorders, print_summary, run_state
+from workers.runtime import job_policy
 from workers.settings import Settings
 
 FINAL = sorted(status.value for status in orders.FINAL)
-REORDER_ENTRY = "check-reorder"
-REORDER_TIMEOUT = 120.0  # seconds the demo waits for its reorder check to succeed
+REORDER_ENTRY, ROLLUP_ENTRY = "check-reorder", "rollup-today"
+RUN_TIMEOUT = 120.0  # seconds the demo waits for a scheduled job it ran to succeed
 ADDRESS = {
     "name": "Grace Hopper",
     "line1": "1 Navy Yard",
@@ -199,22 +204,42 @@ def _await_run(
     return status, error
 
 
-def _check_reorder(engine: Engine, settings: Settings) -> dict[str, Any] | None:
-    """Run `check-reorder` for the current second and wait for it; the requests it made (see
-    `collect_reorders`), or None (said on stderr) when it did not succeed in time."""
-    entry = entry_named(settings, REORDER_ENTRY)
+def _run_now(engine: Engine, settings: Settings, name: str) -> datetime | None:
+    """Run the entry `name` for the current second and wait for it; its slot, or None (said on
+    stderr) when it did not succeed in time."""
+    entry = entry_named(settings, name)
     slot = SystemClock().now().replace(microsecond=0)
     if enqueue(engine, entry, slot) is not None:
         out(f"enqueued {entry.name} for slot {slot.isoformat()}")
     else:
         out(f"{entry.name} slot {slot.isoformat()} was claimed before: waiting for that run")
-    status, error = _await_run(engine, entry, slot, REORDER_TIMEOUT)
+    status, error = _await_run(engine, entry, slot, RUN_TIMEOUT)
     if status != RunStatus.SUCCEEDED:
         why = f"{status or 'not started'}" + (f": {error}" if error else "")
-        limit = f"{REORDER_TIMEOUT:.0f} s"
+        limit = f"{RUN_TIMEOUT:.0f} s"
         fail(f"{entry.name} {slot.isoformat()} did not succeed within {limit} ({why})")
         return None
-    return collect_reorders(engine, entry.name, slot, settings.zone)
+    return slot
+
+
+def _check_reorder(engine: Engine, settings: Settings) -> dict[str, Any] | None:
+    """The reorder check run now (`_run_now`); the requests it made (see `collect_reorders`),
+    or None when it did not succeed in time."""
+    slot = _run_now(engine, settings, REORDER_ENTRY)
+    return None if slot is None else collect_reorders(engine, REORDER_ENTRY, slot, settings.zone)
+
+
+def _report(engine: Engine, settings: Settings) -> Path | None:
+    """Today's sales rolled up by the worker (`rollup-today` run now), then today's report so
+    far built here as `backroom report nightly --date TODAY` builds it; its page, or None when
+    the rollup did not succeed in time."""
+    slot = _run_now(engine, settings, ROLLUP_ENTRY)
+    if slot is None:
+        return None
+    today = slot.astimezone(settings.zone).date()
+    with unit_of_work(session_factory(engine)) as session:
+        built = build_report(session, job_policy(settings), today)
+    return (built.folder / reports.HTML).resolve()
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -237,10 +262,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     print_summary(summary)
     if summary["reorder"] is not None:
         print_reorders(summary["reorder"])
+    if summary["report"] is not None:
+        out(f"today's report (so far): {summary['report']}")
     out(f"worker logs: {log}; emails (simulated provider): {Path(settings.data_dir) / 'mail'}")
     if settings.database_url is None:
         out("embedded servers stopped (data kept in the data folder for the next run)")
-    ok = summary["final"] == summary["placed"] and summary["reorder"] is not None
+    ok = summary["final"] == summary["placed"] and None not in (
+        summary["reorder"],
+        summary["report"],
+    )
     return 0 if ok else 1
 
 
@@ -279,6 +309,7 @@ def _drive(
         sent = _place(client, payloads)
         _wait(engine, run_id, args.orders, args.timeout)
         reorder = _check_reorder(engine, settings)
+        report = _report(engine, settings)
     finally:
         client.close()
-    return collect(engine, run_id, sent) | {"reorder": reorder}
+    return collect(engine, run_id, sent) | {"reorder": reorder, "report": report}
