@@ -7,10 +7,13 @@ v1; a breaking change is a new task name. Every public task is read from the que
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -22,7 +25,8 @@ from pydantic import (
     field_validator,
 )
 
-from domain.errors import PermanentError
+from domain.errors import InvalidValue, PermanentError
+from domain.validation import EMAIL_PATTERN, normalize_email
 
 CONTRACT_VERSION = 1
 PUBLIC_QUEUE = "orders"
@@ -88,11 +92,36 @@ class ShippingAddress(Payload):
     )
 
 
+def _storable_email(value: str) -> str:
+    """An address the database takes (`domain.validation.EMAIL_PATTERN`, lower-cased): ASCII
+    only, so an internationalised address is refused here rather than by a CHECK."""
+    try:
+        normalize_email(value)
+    except InvalidValue:
+        raise ValueError(
+            "the shop takes ASCII addresses only (letters, digits and .!#$%&'*+/=?^_`{|}~- before"
+            " the @, a dotted domain of letters, digits and - after it)"
+        ) from None
+    return value
+
+
+CustomerEmail = Annotated[
+    EmailStr,
+    AfterValidator(_storable_email),
+    Field(
+        description="An ASCII address (compared lower-case); internationalised ones are refused.",
+        # the database's rule, EMAIL_PATTERN, for either case
+        json_schema_extra={"pattern": EMAIL_PATTERN.replace("a-z", "a-zA-Z")},
+    ),
+]
+
+
 class PlaceOrder(Payload):
-    """`orders.place`: hand over an order. The same `idempotency_key` yields the same order."""
+    """`orders.place`: hand over an order. The same `idempotency_key` with the same request
+    yields the same order; with another request it is refused, naming `idempotency_key`."""
 
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    customer_email: EmailStr
+    customer_email: CustomerEmail
     customer_name: Text | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     lines: list[OrderLine] = Field(min_length=1, max_length=100)
@@ -115,6 +144,14 @@ class PlaceOrder(Payload):
                 raise ValueError(f"SKU {line.sku} appears on more than one line")
             seen.add(line.sku)
         return lines
+
+
+def fingerprint(cmd: PlaceOrder) -> str:
+    """sha256 (hex) of what `cmd` asks for, its idempotency key aside: two payloads that parse
+    to the same request (spacing, omitted defaults, key order) have the same fingerprint."""
+    request = cmd.model_dump(mode="json", exclude={"idempotency_key"})
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class PlaceOrderResult(Payload):

@@ -84,6 +84,9 @@ class Order(Entity):
 
     order_number: Mapped[str] = mapped_column(String(50), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # sha256 of the request placed under the key (`domain.contracts.fingerprint`): the same key
+    # with another request is refused. NULL for orders placed before it was kept.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("customers.id", ondelete="RESTRICT"), index=True
     )

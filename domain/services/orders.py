@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domain.contracts import CancelOrder, PlaceOrder
+from domain.contracts import CancelOrder, ContractViolation, PlaceOrder, fingerprint
 from domain.errors import Refused
 from domain.models import (
     OrderItem,
@@ -67,32 +67,48 @@ def _format_number(n: int, now: datetime) -> str:
 # The order with this key, if any, and the next order number (a repeat wastes one; numbers
 # need to be unique, not gapless): one round trip before the work.
 _LOOKUP = Statement(
-    f"SELECT nextval({sql_literal(ORDER_NUMBERS)}) AS n, o.id, o.order_number, o.status"
-    f" FROM (SELECT 1) AS one LEFT JOIN {ORDERS} o ON o.idempotency_key = :key"
+    f"SELECT nextval({sql_literal(ORDER_NUMBERS)}) AS n, o.id, o.order_number, o.status,"
+    f" o.request_fingerprint FROM (SELECT 1) AS one"
+    f" LEFT JOIN {ORDERS} o ON o.idempotency_key = :key"
 )
-_BY_KEY = Statement(f"SELECT id, order_number, status FROM {ORDERS} WHERE idempotency_key = :key")
+_BY_KEY = Statement(
+    f"SELECT id, order_number, status, request_fingerprint FROM {ORDERS}"
+    " WHERE idempotency_key = :key"
+)
+
+
+class KeyReused(ContractViolation):
+    """An idempotency key already names another request: its order is left as it is."""
 
 
 def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
     """Create the order, its lines and its pending payment; the order already placed under
-    this idempotency key, if any (then nothing is written)."""
+    this idempotency key, if any, when it was placed for the same request (then nothing is
+    written). The same key with another request is refused (`KeyReused`)."""
+    asked = fingerprint(cmd)
     found = _LOOKUP.run(session, {"key": cmd.idempotency_key}).one()
     if found.id is not None:
-        return Placed(str(found.id), found.order_number, found.status, False)
+        return _placed_before(cmd, found, asked)
     lines = price_lines(session, cmd.lines, cmd.currency)
     customer_id = customer_for(session, cmd.customer_email, cmd.customer_name)
     number = _format_number(found.n, now)
-    order_id = _insert_order(session, cmd, customer_id, number, lines)
+    order_id = _insert_order(session, cmd, customer_id, number, lines, asked)
     if order_id is None:  # a concurrent duplicate won the race on the idempotency key
-        placed = _by_key(session, cmd.idempotency_key)
-        assert placed is not None
-        return placed
+        return _placed_before(cmd, _BY_KEY.run(session, {"key": cmd.idempotency_key}).one(), asked)
     return Placed(str(order_id), number, OrderStatus.PENDING.value, created=True)
 
 
-def _by_key(session: Session, key: str) -> Placed | None:
-    row = _BY_KEY.run(session, {"key": key}).one_or_none()
-    return None if row is None else Placed(str(row.id), row.order_number, row.status, False)
+def _placed_before(cmd: PlaceOrder, row: Any, asked: str) -> Placed:
+    """The order placed before under `cmd`'s key, if it was for the same request (an order
+    placed before fingerprints were kept is taken as the same)."""
+    if row.request_fingerprint not in (None, asked):
+        message = (
+            f"{cmd.idempotency_key!r} was already used for another request (order"
+            f" {row.order_number}); that order is unchanged. Use a new key for a new order, or"
+            " send the first request again, unchanged, to get its order"
+        )
+        raise KeyReused("idempotency_key", message)
+    return Placed(str(row.id), row.order_number, row.status, False)
 
 
 SHIPPING_METHOD = "standard"
@@ -101,11 +117,12 @@ _PENDING = sql_literal(OrderStatus.PENDING)
 _INSERT = Statement(
     f"""
     WITH o AS (
-        INSERT INTO {ORDERS} (id, order_number, idempotency_key, customer_id, customer_email,
-                            subtotal, total_amount, currency, billing_address, shipping_address,
-                            shipping_method)
-        VALUES (:id, :number, :key, :customer_id, :email, :subtotal, :subtotal, :currency,
-                CAST(:address AS jsonb), CAST(:address AS jsonb), {sql_literal(SHIPPING_METHOD)})
+        INSERT INTO {ORDERS} (id, order_number, idempotency_key, request_fingerprint,
+                            customer_id, customer_email, subtotal, total_amount, currency,
+                            billing_address, shipping_address, shipping_method)
+        VALUES (:id, :number, :key, :fingerprint, :customer_id, :email, :subtotal, :subtotal,
+                :currency, CAST(:address AS jsonb), CAST(:address AS jsonb),
+                {sql_literal(SHIPPING_METHOD)})
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
     ), items AS (
@@ -136,7 +153,12 @@ _INSERT = Statement(
 
 
 def _insert_order(
-    session: Session, cmd: PlaceOrder, customer_id: uuid.UUID, number: str, lines: list[PricedLine]
+    session: Session,
+    cmd: PlaceOrder,
+    customer_id: uuid.UUID,
+    number: str,
+    lines: list[PricedLine],
+    asked: str,
 ) -> uuid.UUID | None:
     """The order, its lines, its first history row and its pending payment: one statement.
 
@@ -150,6 +172,7 @@ def _insert_order(
         "id": uuid.uuid4(),
         "number": number,
         "key": cmd.idempotency_key,
+        "fingerprint": asked,
         "customer_id": customer_id,
         "email": cmd.customer_email,
         "subtotal": sum(line.total_price for line in lines),

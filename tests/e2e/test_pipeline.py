@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from backroom_client import BackroomClient
 from domain.services import reorder
 from tests import factories
 from tests.e2e.harness import Broker, Processes, rows, scalar, wait_for, wait_for_workers
@@ -221,13 +223,21 @@ BAD_PAYLOADS = [
 ]
 
 
-def test_given_bad_payloads_then_each_error_names_its_field_and_each_is_kept(
-    broker: Broker, processes: Processes, clean: Engine
-) -> None:
+@pytest.fixture
+def orders_worker(broker: Broker, processes: Processes, clean: Engine) -> Iterator[BackroomClient]:
+    """Five BAD-1 in stock, one worker on the public queue, and a client."""
     stock(clean, BAD_1=5)
     processes.worker("w1", concurrency=1, queues="orders")
     wait_for_workers(broker, 1, processes)
     client = broker.client()
+    yield client
+    client.close()
+
+
+def test_given_bad_payloads_then_each_error_names_its_field_and_each_is_kept(
+    orders_worker: BackroomClient, clean: Engine
+) -> None:
+    client = orders_worker
     sent = []
     for n, (change, field) in enumerate(BAD_PAYLOADS):
         payload = {**order(f"bad-{n}", BAD_1=1), **change}
@@ -249,4 +259,25 @@ def test_given_bad_payloads_then_each_error_names_its_field_and_each_is_kept(
     assert letters[-1].payload == {"args": ["just a string"], "kwargs": {}}
     assert scalar(clean, "SELECT count(*) FROM orders") == 0
     assert scalar(clean, "SELECT quantity_on_hand FROM inventory") == 5
-    client.close()
+
+
+def test_given_a_key_reused_for_another_order_then_refused_kept_and_the_first_order_untouched(
+    orders_worker: BackroomClient, clean: Engine
+) -> None:
+    client = orders_worker
+    first = client.place_order(**order("reuse-1", BAD_1=1)).get(timeout=30)
+
+    other = order("reuse-1", BAD_1=2)
+    with pytest.raises(Exception, match=r"^idempotency_key: 'reuse-1' was already used") as raised:
+        client.place_order(**other).get(timeout=30)
+    again = client.place_order(**order("reuse-1", BAD_1=1)).get(timeout=30)
+    wait_for(lambda: scalar(clean, "SELECT count(*) FROM dead_letters") == 1, 10, "a dead letter")
+
+    assert first["order_number"] in str(raised.value)
+    assert again == first
+    letter = rows(clean, "SELECT task, reason, payload, error_type FROM dead_letters")[0]
+    assert (letter.task, letter.error_type) == ("orders.place", "KeyReused")
+    assert letter.reason.startswith("idempotency_key: 'reuse-1' was already used")
+    assert letter.payload == {"args": [], "kwargs": other}
+    assert scalar(clean, "SELECT count(*) FROM orders") == 1
+    assert scalar(clean, "SELECT quantity FROM order_items") == 1

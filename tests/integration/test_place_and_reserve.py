@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine, text
 
-from domain import steps
+from domain import contracts, steps
 from domain.contracts import ContractViolation
 from domain.db import session_factory
 from domain.models import ProductStatus
-from domain.services import customers, fulfilment
+from domain.services import customers, fulfilment, orders
 from tests.integration.pipeline_helpers import (
     NOW,
     Pipeline,
@@ -53,6 +53,91 @@ def test_given_same_idempotency_key_twice_when_placing_then_one_order_and_the_sa
     assert scalar(engine, "SELECT count(*) FROM order_items") == 1
     assert scalar(engine, "SELECT count(*) FROM payments") == 1
     assert scalar(engine, "SELECT count(*) FROM outbox") == 1
+
+
+def test_given_a_key_used_for_another_request_when_placing_then_refused_naming_the_key(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10, "HAT-1": 10})
+    first, _ = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+
+    for other in (
+        place_cmd("key-1", {"TEE-1": 3}),  # another quantity
+        place_cmd("key-1", {"TEE-1": 2, "HAT-1": 1}),  # another line
+        place_cmd("key-1", {"TEE-1": 2}, token="tok_decline"),  # another card
+        place_cmd("key-1", {"TEE-1": 2}, email="someone.else@example.com"),
+    ):
+        with pytest.raises(orders.KeyReused) as raised:
+            pipeline.place(other)
+        assert raised.value.field == "idempotency_key"
+        assert "'key-1' was already used for another request" in str(raised.value)
+        assert first.order_number in str(raised.value)
+
+    again, again_steps = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))  # the first, unchanged
+    assert (again.order_id, again.created, again_steps) == (first.order_id, False, [])
+    assert scalar(engine, "SELECT count(*) FROM orders") == 1
+    assert [tuple(r) for r in rows(engine, "SELECT product_sku, quantity FROM order_items")] == [
+        ("TEE-1", 2)
+    ]
+    assert scalar(engine, "SELECT count(*) FROM outbox") == 1
+
+
+def test_given_payloads_that_parse_alike_when_placing_then_the_same_request(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    payload = place_cmd("key-1", {"TEE-1": 2}).model_dump(mode="json")
+    first, _ = pipeline.place(contracts.parse(contracts.PlaceOrder, (), payload))
+    spaced = {
+        **{k: payload[k] for k in reversed(list(payload))},  # other key order
+        "customer_name": f"  {payload['customer_name']} ",  # stripped by the contract
+    }
+
+    again, _ = pipeline.place(contracts.parse(contracts.PlaceOrder, (), spaced))
+
+    assert (again.order_id, again.created) == (first.order_id, False)
+
+
+def test_given_an_order_placed_before_fingerprints_when_its_key_comes_again_then_its_order(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 10})
+    first, _ = pipeline.place(place_cmd("key-1", {"TEE-1": 2}))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET request_fingerprint = NULL"))
+
+    again, _ = pipeline.place(place_cmd("key-1", {"TEE-1": 5}))
+
+    assert (again.order_id, again.created) == (first.order_id, False)
+
+
+def test_given_one_key_with_two_requests_at_once_then_one_order_and_the_other_refused(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 100})
+    for round_ in range(10):
+        key = f"race-{round_}"
+        start = threading.Barrier(6)
+
+        def place(quantity: int, key: str = key, start: threading.Barrier = start) -> object:
+            start.wait()
+            try:
+                return pipeline.place(place_cmd(key, {"TEE-1": quantity}))[0]
+            except orders.KeyReused as refused:
+                return refused
+
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(place, [1, 2, 1, 2, 1, 2]))
+
+        quantity = scalar(
+            engine,
+            "SELECT i.quantity FROM order_items i JOIN orders o ON o.id = i.order_id"
+            " WHERE o.idempotency_key = :k",
+            k=key,
+        )
+        for asked, result in zip([1, 2, 1, 2, 1, 2], results, strict=True):
+            assert isinstance(result, orders.KeyReused) == (asked != quantity), results
+        assert sum(isinstance(r, orders.Placed) and r.created for r in results) == 1
 
 
 def test_given_unknown_sku_on_second_line_when_placing_then_violation_names_lines_1_sku(

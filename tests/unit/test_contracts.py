@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from domain.contracts import (
     contract_document,
     parse,
 )
+from domain.validation import EMAIL_PATTERN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,3 +128,28 @@ def test_given_a_contract_violation_then_celery_passes_it_on_as_itself() -> None
         assert [type(error) for error in passed] == [ContractViolation, RuleViolated]
         assert [str(error) for error in passed] == [str(refusal), str(rule)]
         assert (passed[0].field, passed[1].rule) == ("lines.0.sku", "ck_x")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["zoë@example.com", "ada@bücher.de", "用户@例子.广告"],  # valid internationalised addresses
+)
+def test_given_an_address_the_database_would_refuse_then_the_contract_refuses_it_by_name(
+    address: str,
+) -> None:
+    with pytest.raises(ContractViolation) as raised:
+        parse(PlaceOrder, (), good_order(customer_email=address))
+
+    assert raised.value.field == "customer_email"
+    assert "the shop takes ASCII addresses only" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "address", ["ada@example.com", "ADA.Lovelace+shop@Example.CO.UK", "o'brien@example.ie"]
+)
+def test_given_an_address_the_contract_takes_then_the_databases_rule_takes_it_too(
+    address: str,
+) -> None:
+    taken = parse(PlaceOrder, (), good_order(customer_email=address)).customer_email
+
+    assert re.fullmatch(EMAIL_PATTERN, taken.lower())
