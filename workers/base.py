@@ -58,9 +58,13 @@ class BackroomTask(Task):  # type: ignore[misc]
 
 
 def publish(steps: list[Step]) -> None:
-    """Send the next steps after the commit; if the broker is away, the sweep sends them.
+    """Send the next steps after the commit; if that fails, the sweep sends them.
 
     Each message carries its outbox row's id; the step marks the row consumed when it runs.
+    The work is committed and its next steps are in the outbox whatever happens here, so no
+    failure to send ends the task: kombu's (the broker is away) nor any other (a socket error
+    the transport did not wrap, a bug in a serializer). Such a failure drops this process's
+    producer, so the next send starts on a fresh one.
     """
     if not steps:
         return
@@ -68,6 +72,9 @@ def publish(steps: list[Step]) -> None:
         _publisher().publish(steps)
     except BrokerError:
         log.warning("broker unavailable: %d step(s) left to the sweep", len(steps))
+    except Exception:
+        log.exception("publish failed: %d step(s) left to the sweep", len(steps))
+        _publisher().close()
 
 
 @functools.cache
