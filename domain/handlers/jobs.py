@@ -92,7 +92,7 @@ def nightly_report(work: Work, slot: Slot) -> Done:
     jobs = work.ports.jobs
     day = slot.slot.astimezone(jobs.zone).date() - timedelta(days=1)
     built = build_report(work.session, jobs, day)
-    delivery = report_delivery.deliver(
+    before, mailing = report_delivery.deliver(
         work.session,
         work.ports.mailer,
         built.nightly,
@@ -103,12 +103,12 @@ def nightly_report(work: Work, slot: Slot) -> Done:
     result = {
         "day": day.isoformat(),
         "folder": str(built.folder),
-        "emailed": delivery.sent,
-        "emailed_before": delivery.already,
-        "refused": [recipient for recipient, _ in delivery.refused],
+        "emailed": mailing.sent,
+        "emailed_before": before,
+        "refused": [recipient for recipient, _ in mailing.refused],
     }
     log.info("nightly report %s", result)
-    return Done(result, error=delivery.error)
+    return Done(result, error=mailing.error)
 
 
 @dataclass(frozen=True)

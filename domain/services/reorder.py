@@ -18,10 +18,9 @@ mail server leaves that vendor's requests unmarked, for the next run.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,12 +37,11 @@ from domain.models import (
     Vendor,
 )
 from domain.notifications import KIND_HEADER
-from domain.ports import Email, Mailer, MailRejected, MailUnavailable
+from domain.ports import Email, Mailer
+from domain.services.mailing import Mailing, send_each
 from domain.services.state import PRODUCT_STOCK, VARIANT_STOCK
 from domain.sql import Statement
 from domain.validation import sql_literal
-
-log = logging.getLogger("backroom.reorder")
 
 REQUESTS = ReorderRequest.__tablename__
 PRODUCTS = Product.__tablename__
@@ -125,22 +123,6 @@ class VendorRequests:
     lines: tuple[Line, ...]
 
 
-Refusal = tuple[VendorRequests, MailUnavailable | MailRejected]
-
-
-@dataclass
-class Mailing:
-    """What one run emailed: the vendors whose email went out, and those the server refused."""
-
-    sent: list[VendorRequests] = field(default_factory=list)
-    refused: list[Refusal] = field(default_factory=list)
-
-    @property
-    def error(self) -> MailUnavailable | MailRejected | None:
-        """The first refusal's error, if any: the step ends with it."""
-        return self.refused[0][1] if self.refused else None
-
-
 def request(session: Session, day: date, slot: datetime) -> int:
     """One request for each low stock row whose SKU has none for `day` yet; how many were made."""
     return len(_REQUEST.run(session, {"day": day, "slot": slot}))
@@ -160,7 +142,9 @@ def _vendor(rows: Sequence[Any]) -> VendorRequests:
     return VendorRequests(first.vendor_id, first.email, first.business_name, lines)
 
 
-def email_vendors(session: Session, mailer: Mailer, slot: datetime, now: datetime) -> Mailing:
+def email_vendors(
+    session: Session, mailer: Mailer, slot: datetime, now: datetime
+) -> Mailing[VendorRequests]:
     """Email each vendor its open requests not emailed yet (`send_all`), and mark those that
     went out as emailed `now`; nothing is marked for a vendor whose email was refused."""
     mailing = send_all(mailer, unsent(session), slot)
@@ -170,21 +154,12 @@ def email_vendors(session: Session, mailer: Mailer, slot: datetime, now: datetim
     return mailing
 
 
-def send_all(mailer: Mailer, vendors: Sequence[VendorRequests], slot: datetime) -> Mailing:
-    """One email per vendor. A vendor's address refused (`MailRejected`) is passed over for
-    the next vendor; a server that cannot take mail now (`MailUnavailable`) ends the run."""
-    mailing = Mailing()
-    for vendor in vendors:
-        try:
-            mailer.send(reorder_email(vendor, slot))
-        except (MailUnavailable, MailRejected) as error:
-            log.warning("reorder email to vendor=%s refused: %s", vendor.vendor_id, error)
-            mailing.refused.append((vendor, error))
-            if isinstance(error, MailUnavailable):
-                break
-        else:
-            mailing.sent.append(vendor)
-    return mailing
+def send_all(
+    mailer: Mailer, vendors: Sequence[VendorRequests], slot: datetime
+) -> Mailing[VendorRequests]:
+    """One email per vendor (`mailing.send_each`: a refused address is passed over, a server
+    that cannot take mail now ends the run)."""
+    return send_each(mailer, vendors, lambda vendor: reorder_email(vendor, slot))
 
 
 def reorder_email(vendor: VendorRequests, slot: datetime) -> Email:
