@@ -136,10 +136,12 @@ def test_given_the_leaders_connection_killed_then_it_exits_3_and_the_standby_sen
         standby = procs.beat("beat-b")
         wait_for(lambda: STANDBY in _log(b_log), 30, "beat b standing by", procs.logs)
 
-        killed_at = scalar(clean, "SELECT now()")
         pid = scalar(clean, LOCK_HOLDER, key=LOCK_KEY)
         assert pid is not None, "no session holds the beat's lock"
-        assert scalar(clean, "SELECT pg_terminate_backend(:pid)", pid=pid), procs.logs()
+        # waits (up to 5 s) until the session is gone: nothing it commits can come later
+        terminated = "SELECT pg_terminate_backend(:pid, 5000)"
+        assert scalar(clean, terminated, pid=pid), procs.logs()
+        killed_at = scalar(clean, "SELECT now()")
 
         assert leader.wait(30) == LOST, procs.logs()
         wait_for(
