@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from domain.db import make_engine, session_factory, to_url  # noqa: E402
 from workers.demo.seed import seed_catalog  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
+DATA_DIR = REPO / ".backroom" / f"bench-{RUN}"  # the run's emails (the simulated provider's files)
 ADDRESS = {
     "name": "B",
     "line1": "1 Bench St",
@@ -181,43 +182,66 @@ def _finals(engine: Any, prefix: str) -> dict[str, float]:
         return {key: float(at) for key, at in conn.execute(query, {"keys": f"{prefix}%"})}
 
 
-def bench_pipeline(
-    args: argparse.Namespace, env: dict[str, str], database: str, skus: list[str], round_: int = 0
-) -> dict[str, float]:
-    env = {
+def worker_env(args: argparse.Namespace, env: dict[str, str], database: str) -> dict[str, str]:
+    """A pipeline worker's environment: `env` plus the run's database, broker and result store,
+    and the simulated mail provider writing under the run's own folder (`DATA_DIR`)."""
+    return {
         **env,
         "BACKROOM_DATABASE_URL": database,
         "BACKROOM_BROKER_URL": args.broker,
         "BACKROOM_RESULT_BACKEND": args.redis,
         "BACKROOM_MAILER": "file",
-        "BACKROOM_DATA_DIR": str(REPO / ".backroom" / f"bench-{RUN}"),
+        "BACKROOM_DATA_DIR": str(DATA_DIR),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "workers.cli",
-        "worker",
-        "-c",
-        str(args.concurrency),
-        "-l",
-        os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-    ]
+
+
+def worker_argv(concurrency: int) -> list[str]:
+    """`backroom worker` on every queue with `concurrency` pool processes."""
+    level = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
+    return [sys.executable, "-m", "workers.cli", "worker", "-c", str(concurrency), "-l", level]
+
+
+def place(
+    client: BackroomClient,
+    prefix: str,
+    skus: list[str],
+    count: int,
+    rate: float | None,
+    each_window: Callable[[int, float], None] | None = None,
+    window: int = 0,
+) -> dict[str, float]:
+    """Publish `count` orders, `rate` per second on a fixed schedule (None: as fast as possible);
+    key -> publish time. `each_window(placed, seconds)` is called after every `window` orders."""
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    for n in range(count):
+        if rate and (delay := start + n / rate - time.monotonic()) > 0:
+            time.sleep(delay)  # pacing the client: there is no condition to wait for
+        key = f"{prefix}{n}"
+        sent[key] = time.time()
+        client.place_order(
+            idempotency_key=key,
+            customer_email=f"c{n % 50}@example.com",
+            currency="USD",
+            lines=[{"sku": skus[n % len(skus)], "quantity": 1}],
+            shipping_address=ADDRESS,
+            payment_token="tok_ok",
+        )
+        if each_window and window and (n + 1) % window == 0:
+            each_window(n + 1, time.monotonic() - start)
+    return sent
+
+
+def bench_pipeline(
+    args: argparse.Namespace, env: dict[str, str], database: str, skus: list[str], round_: int = 0
+) -> dict[str, float]:
     engine = make_engine(database, pool_size=1)
     client = BackroomClient(args.broker)
-    with spawned(argv, env, REPO / "bench" / "pipeline.log") as worker:
+    argv = worker_argv(args.concurrency)
+    with spawned(argv, worker_env(args, env, database), REPO / "bench" / "pipeline.log") as worker:
         wait_ready(client.app)
-        cpu0, servers0, sent = cpu_seconds(worker), servers_cpu(), {}
-        for n in range(args.orders):
-            key = f"bench-{RUN}-{round_}-{n}"
-            sent[key] = time.time()
-            client.place_order(
-                idempotency_key=key,
-                customer_email=f"c{n % 50}@example.com",
-                currency="USD",
-                lines=[{"sku": skus[n % len(skus)], "quantity": 1}],
-                shipping_address=ADDRESS,
-                payment_token="tok_ok",
-            )
+        cpu0, servers0 = cpu_seconds(worker), servers_cpu()
+        sent = place(client, f"bench-{RUN}-{round_}-", skus, args.orders, rate=None)
         done: dict[str, float] = {}
         while len(done) < args.orders:
             time.sleep(0.25)
@@ -320,6 +344,26 @@ def report(rounds: list[dict[str, dict[str, float]]], args: argparse.Namespace) 
         print(f"pipeline / {baseline}: median {median(shares):.2f}{note}; rounds: {each}")
 
 
+def use_servers(args: argparse.Namespace, stack: ExitStack) -> None:
+    """Fill in `args.database`, `args.broker` and `args.redis`: the servers given, else the
+    embedded ones under `.backroom/` (started on `stack`); results go to the broker if it is
+    Redis, else to the local Redis."""
+    if not args.database or not (args.broker or args.redis):
+        from workers.embedded import embedded_servers
+
+        servers = stack.enter_context(embedded_servers(REPO / ".backroom"))
+        args.database = args.database or servers.database_url
+        args.broker = args.broker or servers.broker_url
+    args.redis = args.redis or (
+        args.broker if args.broker.startswith("redis") else "redis://127.0.0.1:6379/0"
+    )
+
+
+def outside_env() -> dict[str, str]:
+    """This process's environment without `BACKROOM_*`: the workers get theirs from the bench."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=500)
@@ -336,17 +380,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     with ExitStack() as stack:
-        if not args.database or not (args.broker or args.redis):
-            from workers.embedded import embedded_servers
-
-            servers = stack.enter_context(embedded_servers(REPO / ".backroom"))
-            args.database = args.database or servers.database_url
-            args.broker = args.broker or servers.broker_url
-        args.redis = args.redis or (
-            args.broker if args.broker.startswith("redis") else "redis://127.0.0.1:6379/0"
-        )
+        use_servers(args, stack)
         database, skus = prepare(args.database)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
+        env = outside_env()
         rounds: list[dict[str, dict[str, float]]] = []
         try:
             for round_ in range(args.rounds):  # alternating, so a drifting machine hits all alike
@@ -364,7 +400,7 @@ def main() -> None:
             rounds[-1][PLAIN] = bench_plain(database, args.orders)
         finally:
             drop(args.database)
-            shutil.rmtree(REPO / ".backroom" / f"bench-{RUN}", ignore_errors=True)  # its emails
+            shutil.rmtree(DATA_DIR, ignore_errors=True)  # its emails
         report(rounds, args)
 
 
