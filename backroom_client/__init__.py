@@ -6,17 +6,51 @@
     result.get(timeout=10)  # {"order_id": ..., "order_number": "ORD-...", "status": "pending"}
 
 Every public task is read from the queue `orders` (contract v1, see docs/contract-v1.json).
+
+A message also carries how its arguments are shown (`argsrepr`, `kwargsrepr`: the worker's
+log, its events, Flower). The client sends them with every payment token redacted to its type
+prefix and fingerprint, `'payment_token': 'tok_…(fingerprint 1a2b3c4d)'` (the first 8 hex
+digits of the token's sha256), so none of those shows a token; the arguments themselves carry
+it as they must.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from celery import Celery
 from celery.result import AsyncResult
+from celery.utils.saferepr import saferepr
 
 QUEUE = "orders"
-__all__ = ["QUEUE", "BackroomClient"]
+__all__ = ["QUEUE", "BackroomClient", "redacted"]
+
+TOKEN_KEYS = frozenset({"payment_token", "token"})
+REPR_SIZE = 1024  # Celery's own limit on argsrepr and kwargsrepr
+_TYPE_PREFIX = re.compile(r"^[A-Za-z]{2,8}_")
+
+
+def redacted(payload: Any) -> Any:
+    """`payload` with every token (a string under `payment_token` or `token`, at any depth)
+    shown as its type prefix and fingerprint: `tok_…(fingerprint 1a2b3c4d)`."""
+    if isinstance(payload, dict):
+        return {
+            key: _redacted_token(value)
+            if key in TOKEN_KEYS and isinstance(value, str)
+            else redacted(value)
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list | tuple):
+        return [redacted(item) for item in payload]
+    return payload
+
+
+def _redacted_token(token: str) -> str:
+    prefix = _TYPE_PREFIX.match(token)
+    print_ = hashlib.sha256(token.encode(errors="surrogatepass")).hexdigest()[:8]
+    return f"{prefix.group(0) if prefix else ''}…(fingerprint {print_})"
 
 
 class BackroomClient:
@@ -39,8 +73,15 @@ class BackroomClient:
         )
 
     def send(self, task: str, payload: dict[str, Any]) -> AsyncResult:
-        """Any public task by name, with its keyword arguments as the JSON payload."""
-        return self.app.send_task(task, kwargs=payload, queue=QUEUE)
+        """Any public task by name, with its keyword arguments as the JSON payload (shown with
+        its payment tokens redacted)."""
+        return self.app.send_task(
+            task,
+            kwargs=payload,
+            queue=QUEUE,
+            argsrepr="()",
+            kwargsrepr=saferepr(redacted(payload), REPR_SIZE),
+        )
 
     def place_order(self, **payload: Any) -> AsyncResult:
         return self.send("orders.place", payload)

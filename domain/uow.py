@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.models import OutboxMessage
 from domain.sql import Statement
 
 T = TypeVar("T")
+log = logging.getLogger("backroom.uow")
 OUTBOX_ID = "outbox_id"  # the keyword argument a published step carries
 # The handled row consumed (if any) and the next rows (if any) written, in one round trip.
 _FINISH = Statement(
@@ -84,6 +88,37 @@ def read(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
     it runs): a single query costs one round trip instead of three (BEGIN, it, COMMIT)."""
     with Session(_autocommit(factory.kw["bind"])) as session:
         return work(session)
+
+
+def record_now(
+    factory: sessionmaker[Session],
+    work: Callable[[Session], object],
+    what: str,
+    *,
+    pause: Callable[[float], None] = time.sleep,
+) -> None:
+    """Commit `work` (one statement) on its own, now, trying again while the database is away:
+    how a fact the outside world already acted on (an email the mail server took) is recorded
+    the moment it happened, whatever becomes of the step's own transaction. `what` names the
+    fact in the log.
+
+    It keeps trying, 0.1 s apart at first and then every 2 s, until the database answers; the
+    task's soft time limit ends a longer wait (logged as an error: the fact is then not
+    recorded). Any other database error (a rule, a bug) is raised at once."""
+    delay = 0.1
+    while True:
+        try:
+            read(factory, work)
+            return
+        except DBAPIError as error:
+            if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                raise
+            log.warning("%s: the database is away, recording it again in %.1f s", what, delay)
+        except BaseException:
+            log.error("%s: could not be recorded", what)
+            raise
+        pause(delay)
+        delay = min(delay * 2, 2.0)
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,6 +17,7 @@ from domain.db import unit_of_work
 from domain.errors import Refused, RetryableError
 from domain.handlers import parse, run_step
 from domain.services import dead_letters
+from domain.storable import storable, storable_text
 from domain.uow import Step
 from workers import runtime as rt_module
 from workers.publisher import StepPublisher
@@ -42,15 +43,22 @@ class BackroomTask(Task):  # type: ignore[misc]
             return
         try:
             queue = (self.request.delivery_info or {}).get("routing_key")
-            with unit_of_work(rt_module.runtime().factory) as session:
+            ports = rt_module.runtime().ports
+            # what PostgreSQL cannot hold (a NUL, NaN, ...) is replaced, and the reason says so
+            payload, replaced = storable({"args": list(args or []), "kwargs": dict(kwargs or {})})
+            reason = storable_text(str(exc) or type(exc).__name__)
+            if replaced:
+                reason += f" [kept with {replaced} part(s) PostgreSQL cannot store replaced]"
+            with unit_of_work(ports.factory) as session:
                 dead_letters.record(
                     session,
                     task=self.name,
                     task_id=task_id,
                     queue=queue,
-                    payload={"args": list(args or []), "kwargs": dict(kwargs or {})},
-                    reason=str(exc) or type(exc).__name__,
+                    payload=payload,
+                    reason=reason,
                     error_type=type(exc).__name__,
+                    sealer=ports.sealer,  # a payment token in the payload is kept sealed
                 )
             log.warning("dead letter: task=%s id=%s reason=%s", self.name, task_id, exc)
         except Exception:  # the database is down too: the broker's failure record remains

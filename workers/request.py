@@ -1,4 +1,5 @@
-"""The worker's request: acknowledges a message only over the connection it came in on.
+"""The worker's request: acknowledges a message only over the connection it came in on, and
+never shows a payment token.
 
 A task that is still running when the broker connection drops (Redis crash, network cut,
 RabbitMQ restart) ends after the worker has closed that connection and opened a new one.
@@ -18,6 +19,11 @@ The check runs when the acknowledgement is carried out, not when the task asks f
 worker defers acks to its event loop, and the connection may die in between. Neither Celery
 nor kombu has a hook there, so `workers.compat.guard_settlement` patches the message's own
 `ack`/`reject` (see there for the versions it was checked on).
+
+How a task's arguments are shown (the "Received task" record, the task-received event Flower
+shows, `celery inspect active|reserved`) is what the sender put in `argsrepr`/`kwargsrepr`;
+when the arguments hold a payment token, the request shows them itself with it redacted
+(`domain.secrets.redact_tokens`), whatever the sender put there.
 """
 
 from __future__ import annotations
@@ -25,11 +31,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
 
+from domain.secrets import clear_tokens, redact_tokens
 from workers.compat import guard_settlement
 
 log = logging.getLogger("backroom.worker")
+REPR_SIZE = 1024  # Celery's own limit on argsrepr and kwargsrepr
+
+
+def shown(arguments: Any, sent: str) -> str:
+    """How `arguments` are shown: as the sender showed them (`sent`), unless they hold a
+    payment token; then a repr of them with it redacted."""
+    if clear_tokens(arguments):
+        return str(saferepr(redact_tokens(arguments), REPR_SIZE))
+    return sent
 
 
 def channel_gone(channel: Any) -> bool:
@@ -58,7 +75,22 @@ def _settle_only_if_live(message: Any, name: str) -> None:
 
 
 class BackroomRequest(Request):  # type: ignore[misc]
-    """Celery's request, with acknowledgements that tolerate a connection that is gone."""
+    """Celery's request, with acknowledgements that tolerate a connection that is gone, and
+    arguments shown without payment tokens."""
+
+    @property
+    def argsrepr(self) -> str:
+        return shown(self.args, str(super().argsrepr))
+
+    @property
+    def kwargsrepr(self) -> str:
+        return shown(self.kwargs, str(super().kwargsrepr))
+
+    def info(self, safe: bool = False) -> dict[str, Any]:
+        """What `celery inspect active|reserved` (and Flower's worker page) get: the arguments
+        as shown, never the arguments themselves, whatever `safe` says."""
+        info: dict[str, Any] = super().info(safe=True)
+        return info | {"args": self.argsrepr, "kwargs": self.kwargsrepr}
 
     def acknowledge(self) -> None:
         _settle_only_if_live(self.message, "ack")

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.secrets import Sealer
+
 ENV_PREFIX = "BACKROOM_"
 _DB_SCHEMES = ("postgresql", "postgresql+psycopg2")
 _BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp")
@@ -77,6 +79,11 @@ class Settings(BaseSettings):
     flower_user: str = "admin"
     flower_password: SecretStr | None = None
 
+    # The keys that seal payment tokens at rest (comma-separated Fernet keys in the variable):
+    # the first seals, every one opens, so a new key goes first and old ones stay until what
+    # they sealed is gone. None: a key of this machine, `<data_dir>/secret.key` (made once).
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
     mailer: Literal["smtp", "file"] = "smtp"  # file: the simulated provider, .eml files
     sweep_interval: float = Field(default=30.0, gt=0)  # seconds between sweeps (beat)
     # An order that has not moved for this long is re-driven; a step's message not yet run after
@@ -90,6 +97,12 @@ class Settings(BaseSettings):
     # An order still unpaid this many seconds after it was placed is cancelled and its stock
     # released (the beat's `inventory.expire_reservations`).
     reservation_hold: float = Field(default=900.0, gt=0)
+    # A customer email the mail server cannot take now is tried again after this many seconds,
+    # the wait doubling up to `mail_retry_max`; after `mail_attempts` tries it fails for good
+    # (a dead letter). The defaults ride out an outage of about two hours.
+    mail_retry_after: float = Field(default=30.0, gt=0)
+    mail_retry_max: float = Field(default=900.0, gt=0)
+    mail_attempts: int = Field(default=12, ge=1)
     visibility_timeout: int = Field(default=3600, ge=5)  # Redis: unacked messages come back after
     broker_key_prefix: str = ""  # Redis: prefix every key, so environments can share a server
 
@@ -125,6 +138,16 @@ class Settings(BaseSettings):
             return _EMAILS.validate_python([part for part in parts if part])
         return value
 
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _secret_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and value:
+            plain = [k.get_secret_value() if isinstance(k, SecretStr) else str(k) for k in value]
+            Sealer(plain)  # each one a Fernet key, or the error says which is not
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -140,7 +163,7 @@ def _describe(error: ValidationError) -> str:
     field = str(first["loc"][0]) if first["loc"] else "?"
     message = str(first["msg"]).removeprefix("Value error, ")
     value = first.get("input")
-    if "password" in field or isinstance(value, dict):
+    if "password" in field or "secret" in field or isinstance(value, dict):
         shown = ""
     elif isinstance(value, str):
         shown = f" (got {_mask_credentials(value)!r})"

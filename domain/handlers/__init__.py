@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from domain.handlers.runner import HANDLERS, parse, run_message, run_step
 from domain.handlers.step import Done, JobPolicy, Ports, Ran, SweepPolicy, Work
+from domain.services.notify import MailPolicy
 
 __all__ = [
     "HANDLERS",
     "Done",
     "JobPolicy",
+    "MailPolicy",
     "Ports",
     "Ran",
     "SweepPolicy",

@@ -94,6 +94,7 @@ def nightly_report(work: Work, slot: Slot) -> Done:
     built = build_report(work.session, jobs, day)
     before, mailing = report_delivery.deliver(
         work.session,
+        work.ports.factory,
         work.ports.mailer,
         built.nightly,
         built.files,

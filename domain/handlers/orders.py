@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import uuid
 
+from sqlalchemy.orm import Session
+
 from domain.contracts import OrderStep, PlaceOrder
 from domain.handlers.flow import after, order_step, result_of
 from domain.handlers.step import CallOut, Done, Ports, Work
 from domain.ports import Capture, PaymentDeclined, Refund
 from domain.services import fulfilment, notify, orders, payments, stock
-from domain.steps import RESERVE
+from domain.steps import NOTIFY, RESERVE
 
 log = logging.getLogger("backroom.orders")
 
@@ -26,7 +28,7 @@ log = logging.getLogger("backroom.orders")
 def place(work: Work, cmd: PlaceOrder) -> Done:
     """`orders.place`: the order, its lines and its pending payment; then its reservation.
     The same idempotency key again answers with the order placed first, and asks for nothing."""
-    placed = orders.place(work.session, cmd, work.now)
+    placed = orders.place(work.session, cmd, work.now, work.ports.sealer)
     log.info("order=%s placed=%s key=%s", placed.order_number, placed.created, cmd.idempotency_key)
     reserve_it = (order_step(RESERVE, uuid.UUID(placed.order_id)),) if placed.created else ()
     return Done(placed.as_result(), reserve_it)
@@ -40,7 +42,7 @@ def reserve(work: Work, step: OrderStep) -> Done:
 
 
 def _charge(ports: Ports, request: payments.ChargeRequest) -> Capture | PaymentDeclined:
-    return payments.charge(ports.gateway, request)
+    return payments.charge(ports.gateway, ports.sealer, request)
 
 
 def _record_charge(work: Work, step: OrderStep, answer: Capture | PaymentDeclined) -> Done:
@@ -72,13 +74,33 @@ def fulfil(work: Work, step: OrderStep) -> Done:
     return Done(result_of(outcome), after(outcome))
 
 
-def send(work: Work, step: OrderStep) -> Done:
-    """`notifications.send`: the order's pending emails, oldest first, over SMTP, each marked
-    sent. A refusal ends the step with the mail server's error once what went out is recorded:
-    a passing one is retried, a final one becomes a dead letter."""
-    delivery = notify.deliver(work.session, step.order_id, work.ports.mailer, work.now)
-    error = None if delivery.refusal is None else delivery.refusal[1]
-    return Done(delivery.summary(), error=error)
+# `notifications.send`: the order's pending emails that are due, leased in one statement
+# (a duplicate send finds them leased and does nothing); each handed to the mail server with no
+# transaction open and marked sent the moment the server took it; then what the server did not
+# take recorded in the step's unit of work: put off after an outage (the sweep sends it when
+# due), failed when refused for good or given up on (the step ends with that error: a dead
+# letter). Emails decided while this send ran get a send of their own.
+def _claim(session: Session, step: OrderStep) -> list[notify.Claimed] | None:
+    return notify.claim(session, step.order_id) or None
+
+
+def _deliver(ports: Ports, claimed: list[notify.Claimed]) -> notify.Delivery:
+    return notify.deliver(ports.factory, ports.mailer, claimed, ports.clock.now())
+
+
+def _settle(work: Work, step: OrderStep, delivery: notify.Delivery) -> Done:
+    error = notify.settle(work.session, delivery, work.ports.mail)
+    more = delivery.unavailable is None and notify.waiting(work.session, step.order_id)
+    return Done(
+        notify.summary(delivery),
+        (order_step(NOTIFY, step.order_id),) if more else (),
+        error=error,
+    )
+
+
+send: CallOut[OrderStep, list[notify.Claimed], notify.Delivery] = CallOut(
+    ask=_claim, call=_deliver, record=_settle
+)
 
 
 # `payments.refund`: a cancelled order's captured payment given back, the same way round.

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.ports import Clock, Mailer, PaymentGateway
+from domain.secrets import Sealer, process_sealer
+from domain.services.notify import MailPolicy
 from domain.uow import Next, Step
 
 P = TypeVar("P")  # the payload
@@ -63,6 +65,10 @@ class Ports:
     clock: Clock
     sweep: SweepPolicy = field(default_factory=SweepPolicy)
     jobs: JobPolicy = field(default_factory=JobPolicy)
+    mail: MailPolicy = field(default_factory=MailPolicy)
+    # Seals payment tokens at rest (`domain.secrets`): a worker's has the configured keys; the
+    # default, a key of this process only, suits what is sealed and opened in one process.
+    sealer: Sealer = field(default_factory=process_sealer)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ Handler = Callable[[Work, Any], Done]
 
 @dataclass(frozen=True)
 class CallOut(Generic[P, Q, A]):
-    """A step split where it calls out: `ask` (outside any transaction; None: nothing to do),
+    """A step split where it calls out: `ask` (outside any transaction, each statement
+    committed on its own: a read, or a claim made in one statement; None: nothing to do),
     `call` (the outside world: no transaction open), `record` (the step's unit of work)."""
 
     ask: Callable[[Session, P], Q | None]

@@ -55,7 +55,12 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "kind"),
         check("attempts >= 0", "attempts_non_negative"),
-        Index("ix_notifications_open", "status", postgresql_where="status = 'pending'"),
+        Index(
+            "ix_notifications_open",
+            "order_id",
+            "created_at",
+            postgresql_where="status = 'pending'",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
@@ -71,6 +76,9 @@ class Notification(Base):
         server_default=NotificationStatus.PENDING.value,
     )
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Pending: the end of a sender's lease on it, or when to try again after the mail server
+    # could not take it; NULL if never tried (`domain.services.notify`).
+    next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

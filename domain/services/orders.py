@@ -21,6 +21,7 @@ from domain.models import (
 )
 from domain.models.orders import order_number_seq
 from domain.notifications import Kind
+from domain.secrets import Sealer, payment_details
 from domain.services import notify, state, stock
 from domain.services.catalog import PricedLine, price_lines
 from domain.services.customers import customer_for
@@ -81,10 +82,11 @@ class KeyReused(ContractViolation):
     """An idempotency key already names another request: its order is left as it is."""
 
 
-def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
+def place(session: Session, cmd: PlaceOrder, now: datetime, sealer: Sealer) -> Placed:
     """Create the order, its lines and its pending payment; the order already placed under
     this idempotency key, if any, when it was placed for the same request (then nothing is
-    written). The same key with another request is refused (`KeyReused`)."""
+    written). The same key with another request is refused (`KeyReused`). The payment keeps
+    its token sealed by `sealer`, with its fingerprint, never in clear."""
     asked = fingerprint(cmd)
     found = _LOOKUP.run(session, {"key": cmd.idempotency_key}).one()
     if found.id is not None:
@@ -92,7 +94,8 @@ def place(session: Session, cmd: PlaceOrder, now: datetime) -> Placed:
     lines = price_lines(session, cmd.lines, cmd.currency)
     customer_id = customer_for(session, cmd.customer_email, cmd.customer_name)
     number = _format_number(found.n, now)
-    order_id = _insert_order(session, cmd, customer_id, number, lines, asked)
+    details = payment_details(cmd.payment_token, sealer)
+    order_id = _insert_order(session, cmd, customer_id, number, lines, asked, details)
     if order_id is None:  # a concurrent duplicate won the race on the idempotency key
         return _placed_before(cmd, _BY_KEY.run(session, {"key": cmd.idempotency_key}).one(), asked)
     return Placed(str(order_id), number, OrderStatus.PENDING.value, created=True)
@@ -159,8 +162,10 @@ def _insert_order(
     number: str,
     lines: list[PricedLine],
     asked: str,
+    details: dict[str, str],
 ) -> uuid.UUID | None:
-    """The order, its lines, its first history row and its pending payment: one statement.
+    """The order, its lines, its first history row and its pending payment (with `details`:
+    what it keeps of its token): one statement.
 
     None when a concurrent duplicate took the idempotency key first (then nothing is written).
     """
@@ -179,7 +184,7 @@ def _insert_order(
         "currency": cmd.currency,
         "address": json.dumps(cmd.shipping_address.model_dump(exclude_none=True)),
         "items": json.dumps(items),
-        "details": json.dumps({"token": cmd.payment_token}),
+        "details": json.dumps(details),
     }
     inserted: uuid.UUID | None = _INSERT.run(session, params).scalar_one_or_none()
     return inserted

@@ -1,10 +1,15 @@
 """Payments around the provider call, which happens outside any transaction.
 
-`request` reads what to charge (nothing if the order is not awaiting payment); `charge`
-authorizes and captures through the gateway with the payment's idempotency key and answers
-with the capture or the provider's refusal; `captured` or `declined` records that answer under
-the order's row lock. A capture that lands after the order was cancelled is refunded, never
-kept. Refunds go the same way: `refund_request`, `refund`, `refunded`.
+`request` reads what to charge (nothing if the order is not awaiting payment), the payment
+token still sealed; `charge` opens the token just before it authorizes and captures through
+the gateway with the payment's idempotency key, and answers with the capture or the
+provider's refusal; `captured` or `declined` records that answer under the order's row lock.
+A capture that lands after the order was cancelled is refunded, never kept. Refunds go the
+same way: `refund_request`, `refund`, `refunded`.
+
+The payment's `details` keep the token's fingerprint for good and the token sealed only while
+the payment is pending: any move of the payment (`state.move_payment`: captured, declined,
+cancelled) drops the sealed token, as no later step needs it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy.orm import Session
 from domain.models import Order, OrderStatus, Payment, PaymentStatus
 from domain.notifications import Kind
 from domain.ports import Capture, PaymentDeclined, PaymentGateway, Refund
+from domain.secrets import SEALED_TOKEN, Sealer, SecretUnreadable
 from domain.services import notify, state, stock
 from domain.services.state import Outcome
 from domain.sql import Statement
@@ -36,7 +42,7 @@ class ChargeRequest:
     idempotency_key: str
     amount: int
     currency: str
-    token: str
+    sealed_token: str  # the payment token as the payment keeps it: opened by `charge` only
 
 
 def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
@@ -46,20 +52,30 @@ def request(session: Session, order_id: uuid.UUID) -> ChargeRequest | None:
         return None
     if row.status != PaymentStatus.PENDING:
         return None
-    token = str(row.details.get("token", ""))
-    return ChargeRequest(row.idempotency_key, row.amount, row.currency, token)
+    sealed = str(row.details.get(SEALED_TOKEN, ""))
+    return ChargeRequest(row.idempotency_key, row.amount, row.currency, sealed)
 
 
-def charge(gateway: PaymentGateway, request: ChargeRequest) -> Capture | PaymentDeclined:
-    """Authorize, then capture, under the payment's one idempotency key (outside any
-    transaction): every retry lands on the same single charge. A refusal for good is the
-    answer, not an error; a passing fault (`PaymentUnavailable`) is raised for a retry."""
+def charge(
+    gateway: PaymentGateway, sealer: Sealer, request: ChargeRequest
+) -> Capture | PaymentDeclined:
+    """Open the payment token, then authorize and capture under the payment's one idempotency
+    key (outside any transaction): every retry lands on the same single charge. A refusal for
+    good is the answer, not an error; a passing fault (`PaymentUnavailable`) is raised for a
+    retry. A token that cannot be opened (`SecretUnreadable`: the worker lacks the key it was
+    sealed with) stops the step before the provider is called."""
+    if not request.sealed_token:
+        raise SecretUnreadable(
+            f"payment {request.idempotency_key} keeps no sealed payment token: it cannot be"
+            " charged (was it placed before tokens were sealed?)"
+        )
+    token = sealer.open(request.sealed_token)
     try:
         authorization = gateway.authorize(
             idempotency_key=request.idempotency_key,
             amount=request.amount,
             currency=request.currency,
-            token=request.token,
+            token=token,
         )
         return gateway.capture(idempotency_key=request.idempotency_key, authorization=authorization)
     except PaymentDeclined as refusal:

@@ -1,9 +1,10 @@
 """The nightly report emailed to its recipients, each once per day.
 
 `deliver` sends the day's report to every recipient without a `report_deliveries` row for the
-day (`mailing.send_each`), and writes each row in the caller's transaction as soon as the
-server took the message: a rerun of the slot, or a retry after a refusal, sends only to those
-not reached yet.
+day (`mailing.send_each`), and commits each row on its own as soon as the server took the
+message (`uow.record_now`, retried while the database is away), whatever becomes of the run's
+transaction: a rerun of the slot, or a retry after a refusal or a crash, sends only to those
+not reached yet. The run's row lock keeps a second run of the same slot waiting meanwhile.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from domain import reports
+from domain import reports, uow
 from domain.models import ReportDelivery
 from domain.ports import Email, Mailer
 from domain.services.mailing import Mailing, send_each
@@ -36,6 +37,7 @@ def sent_to(session: Session, day: date) -> set[str]:
 
 def deliver(
     session: Session,
+    factory: sessionmaker[Session],
     mailer: Mailer,
     nightly: Nightly,
     rendered: dict[str, bytes],
@@ -49,7 +51,9 @@ def deliver(
 
     def record(recipient: str, email: Email) -> None:
         params = {"day": nightly.day, "recipient": recipient, "now": now}
-        _RECORD.run(session, params | {"message_id": email.message_id})
+        params |= {"message_id": email.message_id}
+        what = f"report of {nightly.day} sent to {recipient}"
+        uow.record_now(factory, lambda s: _RECORD.run(s, params), what)
 
     pending = [r for r in wanted if r not in done]
     mailing = send_each(mailer, pending, lambda r: reports.email(nightly, rendered, r), record)

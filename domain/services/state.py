@@ -30,6 +30,7 @@ from domain.models import (
     PaymentStatus,
     ShippingStatus,
 )
+from domain.secrets import SEALED_TOKEN
 from domain.sql import Statement
 from domain.validation import sql_literal
 
@@ -89,7 +90,9 @@ _PAYMENT_STATUS = Statement(
     " WHERE id = :id AND payment_status IS DISTINCT FROM :payment_status"
 )
 # The order's payment row: its new status, from one of the statuses it may move from, with the
-# columns of that move (the others keep their value: a NULL parameter).
+# columns of that move (the others keep their value: a NULL parameter). Every move settles the
+# payment (captured, declined, cancelled, refunded), so the sealed payment token, needed only to
+# authorize, is dropped with it.
 _PAYMENT_COLUMNS = (
     "provider",
     "provider_reference",
@@ -103,6 +106,7 @@ _PAYMENT_COLUMNS = (
 _PAYMENT = Statement(
     f"UPDATE {Payment.__tablename__} SET status = :status, version = version + 1"
     + "".join(f", {name} = coalesce(:{name}, {name})" for name in _PAYMENT_COLUMNS)
+    + f", details = details - {sql_literal(SEALED_TOKEN)}"
     + " WHERE order_id = :order_id AND status = ANY(CAST(:movable AS text[]))"
 )
 

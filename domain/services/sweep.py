@@ -3,7 +3,7 @@
 `unpublished` finds outbox rows a crash left unpublished (or a flushed queue lost) and marks
 them sent again; `stuck_orders` finds orders that stopped moving in a state that waits for a
 step, and touches them so the next sweep gives the re-driven step time to work;
-`unsent_emails` finds orders whose emails wait with no send on its way. Which step a stuck
+`unsent_emails` finds orders whose emails are due with no send on its way. Which step a stuck
 order waits for is the handlers' decision (`domain.handlers.flow`), not this module's.
 """
 
@@ -68,11 +68,18 @@ _STUCK = Statement(
     RETURNING o.id, o.status, o.payment_status, stuck.last_change
     """
 )
+# Orders with a pending email that is due (never tried and older than `older_than`, or whose
+# lease or put-off time has passed), none held (leased, or put off until later) and no send of
+# theirs in the outbox.
 _UNSENT_EMAILS = Statement(
     f"""
     SELECT n.order_id FROM {Notification.__tablename__} n
     WHERE n.status = {sql_literal(NotificationStatus.PENDING)}
-      AND n.created_at < now() - CAST(:older_than AS interval)
+      AND coalesce(n.next_attempt_at, n.created_at + CAST(:older_than AS interval)) < now()
+      AND NOT EXISTS (
+          SELECT 1 FROM {Notification.__tablename__} h
+          WHERE h.order_id = n.order_id AND h.status = {sql_literal(NotificationStatus.PENDING)}
+            AND h.next_attempt_at >= now())
       AND NOT EXISTS (
           SELECT 1 FROM {OUTBOX} m
           WHERE m.order_id = n.order_id AND m.task = :send AND m.consumed_at IS NULL)
@@ -117,7 +124,9 @@ def stuck_orders(
 
 
 def unsent_emails(session: Session, older_than: timedelta, limit: int) -> list[uuid.UUID]:
-    """Orders with an email pending for `older_than` and no send of theirs in the outbox.
+    """Orders with an email due and no send of theirs in the outbox: never tried and pending
+    for `older_than`, put off after a mail outage and now due, or left leased by a sender that
+    died (its lease has ended).
 
     Also what sends an order's confirmation when its fulfilment stalls (the confirmation
     normally goes out with the shipping email)."""

@@ -24,6 +24,7 @@ STOPS = "this beat stops"
 SENT = re.compile(r"sent (?P<entry>\S+) for slot (?P<slot>\S+) \(task (?P<task>[^)]+)\)")
 # The session holding the beat's lock in this run's database (advisory locks are per database:
 # other runs' beats on the same server hold theirs in their own databases).
+HERE = " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 LOCK_HOLDER = (
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -69,7 +70,7 @@ def test_given_two_beats_then_one_runs_the_schedule_and_the_other_takes_over_whe
         procs.beat("beat-b")
         wait_for(lambda: STANDBY in _log(tmp_path / "beat-b.log"), 30, "beat b standby", procs.logs)
         assert ACTIVE not in _log(tmp_path / "beat-b.log")
-        holders = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        holders = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted" + HERE
         assert scalar(engine, holders) >= 1
 
         procs.kill(first)

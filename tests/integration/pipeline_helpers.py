@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import contracts, steps
 from domain.db import session_factory
 from domain.errors import RetryableError
-from domain.handlers import JobPolicy, Ports, Ran, SweepPolicy, run_message, run_step
+from domain.handlers import JobPolicy, MailPolicy, Ports, Ran, SweepPolicy, run_message, run_step
 from domain.models import InventoryVariant, Product, ProductVariant
 from domain.ports import Authorization, Capture, Email, Refund
 from domain.services import orders
@@ -44,6 +44,7 @@ __all__ = [
     "scalar",
     "stock_products",
     "stock_variant",
+    "waiting_on_a_lock",
 ]
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -130,12 +131,15 @@ class Pipeline:
     now: datetime = NOW
     sweep: SweepPolicy = field(default_factory=SweepPolicy)
     jobs: JobPolicy = field(default_factory=JobPolicy)
+    mail: MailPolicy = field(default_factory=MailPolicy)
     ran: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ports(self) -> Ports:
         clock = MovableClock(self.now)
-        return Ports(self.factory, self.gateway, self.mailer, clock, self.sweep, self.jobs)
+        return Ports(
+            self.factory, self.gateway, self.mailer, clock, self.sweep, self.jobs, self.mail
+        )
 
     # --- public tasks ------------------------------------------------------------------------
 
@@ -275,6 +279,15 @@ def consume_outbox(engine: Engine, task: str | None = None) -> int:
             {"task": task},
         )
         return int(result.rowcount)
+
+
+def waiting_on_a_lock(engine: Engine) -> bool:
+    """True while a session of this database waits for a lock another one holds."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return bool(scalar(engine, waiting))
 
 
 def on_hand_reserved(engine: Engine, sku: str) -> tuple[int, int]:

@@ -25,6 +25,8 @@ from tests.integration.pipeline_helpers import MovableClock, Pipeline, fresh_pip
 from workers.settings import load_settings
 
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+# Advisory locks in this run's database only: other runs on the same server hold their own.
+HERE = "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
 class Sent:
@@ -136,7 +138,7 @@ def test_given_the_leaders_connection_killed_then_it_stops_and_the_standby_takes
     thread.start()
     wait_for(lambda: len(sent_a.claims) == FIRST, 10, "the leader's first slots")
     _start(_beat(clean, sent_b, clock, beats))
-    holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    holder = f"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted {HERE}"
     scalar(clean, "SELECT pg_terminate_backend(:pid)", pid=scalar(clean, holder))
 
     thread.join(10)
@@ -241,7 +243,7 @@ def test_given_the_leader_then_it_holds_the_lock_on_the_connection_that_claims(
 
     with clean.connect() as conn, pytest.raises(runs.LeadershipLost):
         runs.fenced(conn, 0x6261636B726F6F6D)  # any other session: not the leader
-    locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    locks = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted {HERE}"
     assert scalar(clean, locks) == 1
 
 

@@ -31,8 +31,8 @@ from tests.integration.pipeline_helpers import (
     scalar,
     stock_products,
     stock_variant,
+    waiting_on_a_lock,
 )
-from tests.integration.test_restock_notifications_letters import _waiting_on_a_lock
 
 SLOT = NOW  # 2026-11-27 12:00 UTC
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -324,7 +324,7 @@ def test_given_an_emailing_in_progress_when_another_run_emails_then_it_waits_and
         mailing = reorder.email_vendors(first, pipeline.mailer, SLOT, NOW)
         worker = threading.Thread(target=other_worker)
         worker.start()
-        wait_for(lambda: _waiting_on_a_lock(engine), 10, "the other run to wait for the lock")
+        wait_for(lambda: waiting_on_a_lock(engine), 10, "the other run to wait for the lock")
     worker.join(20)
 
     assert len(mailing.sent) == 1

@@ -22,6 +22,7 @@ from domain.contracts import Slot
 from domain.db import session_factory, unit_of_work
 from domain.handlers import JobPolicy, run_step
 from domain.handlers.jobs import build_report
+from domain.ports import Email
 from domain.services import reorder
 from tests.browser import Browser
 from tests.integration.pipeline_helpers import Pipeline, place_cmd, stock_products
@@ -360,6 +361,36 @@ def test_given_a_mail_server_down_when_the_slot_runs_then_it_fails_and_its_retry
     retried: dict[str, Any] = run_step(mailed.ports, steps.NIGHTLY_REPORT, slot).value()
     assert retried["emailed"] == list(RECIPIENTS)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(RECIPIENTS)
+
+
+class DiesAfterFirst:
+    """A mailer whose process dies (an error that is no mail error) once the server took the
+    first message: the run's transaction is rolled back."""
+
+    def __init__(self, inner: SmtpMailer) -> None:
+        self.inner, self.handed = inner, 0
+
+    def send(self, email: Email) -> None:
+        if self.handed == 1:
+            raise RuntimeError("worker lost")
+        self.inner.send(email)
+        self.handed += 1
+
+
+def test_given_the_run_dies_after_the_first_email_when_run_again_then_nobody_gets_it_twice(
+    mailed: Pipeline, smtp_server: SmtpServer
+) -> None:
+    slot = Slot(entry="nightly-report", slot=local(NOV2, 6))
+    smtp_mailer = mailed.mailer
+    mailed.mailer = DiesAfterFirst(smtp_mailer)
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run_step(mailed.ports, steps.NIGHTLY_REPORT, slot)
+    mailed.mailer = smtp_mailer
+    retried: dict[str, Any] = run_step(mailed.ports, steps.NIGHTLY_REPORT, slot).value()
+
+    assert (retried["emailed_before"], retried["emailed"]) == ([RECIPIENTS[0]], [RECIPIENTS[1]])
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == list(RECIPIENTS)
 
 
 def test_the_report_folder_is_replaced_whole_and_only_by_the_days_files(

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 
+import psycopg2
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from domain import steps, uow
 from domain.contracts import OrderStep
-from domain.db import unit_of_work
-from domain.handlers import run_step
+from domain.db import make_engine, session_factory, unit_of_work
+from domain.handlers import MailPolicy, run_step
 from domain.handlers.flow import order_step
 from domain.models import DeadLetterStatus
-from domain.notifications import Kind
+from domain.notifications import Kind, render
 from domain.ports import Email, MailUnavailable
-from domain.services import dead_letters, notify, stock
+from domain.services import dead_letters, notify, stock, sweep
 from domain.uow import Step
-from tests.e2e.harness import wait_for
 from tests.integration.pipeline_helpers import (
     NOW,
     Pipeline,
     RecordingMailer,
+    consume_outbox,
     notification_states,
     on_hand_reserved,
     place_cmd,
@@ -165,89 +168,204 @@ def test_given_sent_notification_when_sent_again_then_nothing_goes_out(
     assert pipeline.drain([send]) == []
     assert len(pipeline.mailer.sent) == 1
 
-    with unit_of_work(pipeline.factory) as s:
-        taken = notify.take(s, oid)
     pipeline.drain([send])  # the same message, delivered again
 
-    assert taken == []
-    assert pipeline.ran == [(steps.NOTIFY, "sent 1"), (steps.NOTIFY, "nothing pending")]
+    assert pipeline.ran == [(steps.NOTIFY, "sent 1"), (steps.NOTIFY, "skipped")]
     assert len(pipeline.mailer.sent) == 1
+    assert _notifications(engine) == [("order_confirmed", "sent", 1, None)]
 
 
-class FlakyOnce(RecordingMailer):
-    """A mail server that cannot take the n-th message handed to it, once."""
+def _notifications(engine: Engine) -> list[tuple[str, str, int, str | None]]:
+    """Each email's kind, status, attempts and last error, oldest first."""
+    found = rows(
+        engine, "SELECT kind, status, attempts, last_error FROM notifications ORDER BY created_at"
+    )
+    return [(r.kind, r.status, r.attempts, r.last_error) for r in found]
+
+
+def _put_off_for(engine: Engine, kind: str) -> float:
+    """Seconds from now until the email of this kind may be tried again."""
+    return float(
+        scalar(
+            engine,
+            "SELECT extract(epoch FROM next_attempt_at - now()) FROM notifications"
+            " WHERE kind = :kind",
+            kind=kind,
+        )
+    )
+
+
+def _make_due(engine: Engine) -> None:
+    """Time passes: every put-off or leased email is due again."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE notifications SET next_attempt_at = now() - interval '1 second'"
+                " WHERE next_attempt_at IS NOT NULL"
+            )
+        )
+
+
+class FlakyAt(RecordingMailer):
+    """A mail server that cannot take the n-th message handed to it, and those after it, until
+    it is told to come back."""
 
     def __init__(self, fail_at: int) -> None:
         super().__init__()
-        self.calls, self.fail_at = 0, fail_at
+        self.calls, self.fail_at, self.down = 0, fail_at, False
 
     def send(self, email: Email) -> None:
         self.calls += 1
         if self.calls == self.fail_at:
+            self.down = True
+        if self.down:
             raise MailUnavailable("421 try again later")
         super().send(email)
 
 
-def test_given_second_email_refused_for_now_when_retried_then_each_sent_once_in_order(
+def test_given_mail_server_down_after_first_email_then_rest_put_off_without_error_and_sent_once(
     pipeline: Pipeline, engine: Engine
 ) -> None:
     oid, email = _placed_order(pipeline, engine)
-    pipeline.mailer = FlakyOnce(fail_at=2)
+    pipeline.mailer = mailer = FlakyAt(fail_at=2)
     [send, *_] = _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED, Kind.ORDER_SHIPPED)
-
     ports, payload = pipeline.ports, OrderStep(order_id=oid)
 
-    with pytest.raises(MailUnavailable):
-        run_step(ports, steps.NOTIFY, payload, consumed=send.id).value()
-    after_first = notification_states(engine, str(oid))
-    error = scalar(engine, "SELECT last_error FROM notifications WHERE kind = 'order_shipped'")
-    retried = run_step(ports, steps.NOTIFY, payload, consumed=send.id).value()
+    first = run_step(ports, steps.NOTIFY, payload, consumed=send.id)
+    after_first = _notifications(engine)
+    put_off = _put_off_for(engine, "order_shipped")
+    too_soon = run_step(ports, steps.NOTIFY, payload)  # a duplicate before it is due
+    mailer.down = False
+    _make_due(engine)
+    retried = run_step(ports, steps.NOTIFY, payload)
 
-    assert after_first == {"order_confirmed": "sent", "order_shipped": "pending"}
-    assert error == "421 try again later"
-    assert retried == "sent 1"
-    assert [e.headers["X-Backroom-Kind"] for e in pipeline.mailer.sent] == [
+    assert first.value() == "sent 1; put off 1: 421 try again later"  # no error: no dead letter
+    assert after_first == [
+        ("order_confirmed", "sent", 1, None),
+        ("order_shipped", "pending", 1, "421 try again later"),
+    ]
+    assert 25 < put_off <= 30  # the policy's first wait, 30 s
+    assert too_soon.value() == "skipped"
+    assert retried.value() == "sent 1"
+    assert [e.headers["X-Backroom-Kind"] for e in mailer.sent] == [
         "order_confirmed",
         "order_shipped",
     ]
-    assert notification_states(engine, str(oid)) == {
-        "order_confirmed": "sent",
-        "order_shipped": "sent",
-    }
+    assert _notifications(engine) == [
+        ("order_confirmed", "sent", 1, None),
+        ("order_shipped", "sent", 2, None),
+    ]
 
 
-def _waiting_on_a_lock(engine: Engine) -> bool:
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+def test_given_an_outage_then_waits_double_up_to_the_cap_and_the_last_attempt_fails_for_good(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    oid, email = _placed_order(pipeline, engine)
+    pipeline.mailer = FlakyAt(fail_at=1)
+    pipeline.mail = MailPolicy(timedelta(seconds=10), timedelta(seconds=35), attempts=4)
+    _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED)
+    payload = OrderStep(order_id=oid)
+
+    waits = []
+    for _ in range(3):
+        assert run_step(pipeline.ports, steps.NOTIFY, payload).value().startswith("sent 0; put off")
+        waits.append(round(_put_off_for(engine, "order_confirmed") / 5) * 5)
+        _make_due(engine)
+    with pytest.raises(notify.MailGaveUp, match="gave up after 4 attempts: 421"):
+        run_step(pipeline.ports, steps.NOTIFY, payload).value()
+
+    assert waits == [10, 20, 35]
+    assert _notifications(engine) == [("order_confirmed", "failed", 4, "421 try again later")]
+    assert pipeline.mailer.sent == []
+
+
+class SendsAndRunsDuplicate(RecordingMailer):
+    """A mail server that, while it takes the first message, lets a duplicate send run."""
+
+    def __init__(self, duplicate: Callable[[], object]) -> None:
+        super().__init__()
+        self.duplicate, self.answers = duplicate, list[object]()
+
+    def send(self, email: Email) -> None:
+        if not self.answers:
+            self.answers.append(self.duplicate())
+        super().send(email)
+
+
+def test_given_a_send_in_progress_when_a_duplicate_runs_then_it_sends_nothing(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    oid, email = _placed_order(pipeline, engine)
+    [send, *_] = _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED, Kind.ORDER_SHIPPED)
+    payload = OrderStep(order_id=oid)
+    other = RecordingMailer()
+    other_ports = replace(pipeline.ports, mailer=other)
+    pipeline.mailer = mailer = SendsAndRunsDuplicate(
+        lambda: run_step(other_ports, steps.NOTIFY, payload).value()
     )
-    return bool(scalar(engine, waiting))
+
+    result = run_step(pipeline.ports, steps.NOTIFY, payload, consumed=send.id).value()
+
+    assert result == "sent 2"
+    assert mailer.answers == ["skipped"]  # the emails were leased: no transaction was waited on
+    assert other.sent == []
+    assert len(mailer.sent) == 2
 
 
-def test_given_a_send_in_progress_when_a_duplicate_runs_then_it_waits_and_sends_nothing(
+def test_given_sender_died_after_the_server_took_the_email_then_resent_once_with_same_message_id(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """The one window left: the server took the email and the sender died before the mark.
+    The email goes out again once its lease ends, under the same Message-ID."""
+    oid, email = _placed_order(pipeline, engine)
+    _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED)
+    claimed = uow.read(pipeline.factory, lambda s: notify.claim(s, oid))
+    pipeline.mailer.send(  # what the sender handed over before it died
+        render(
+            claimed[0].kind, claimed[0].context, to=email, message_id=f"{claimed[0].id}@backroom"
+        )
+    )
+    consume_outbox(engine)  # its message was taken and is gone with it
+
+    while_leased = uow.read(pipeline.factory, lambda s: sweep.unsent_emails(s, timedelta(0), 10))
+    _make_due(engine)  # the lease ends
+    report = pipeline.sweep_once()
+    pipeline.drain(report.steps)
+
+    assert while_leased == []
+    assert report.value()["redriven_notifications"] == 1
+    assert [e.message_id for e in pipeline.mailer.sent] == [f"{claimed[0].id}@backroom"] * 2
+    assert _notifications(engine) == [("order_confirmed", "sent", 2, None)]
+
+
+class DatabaseAway:
+    """Connections to the database fail `times` times, then succeed."""
+
+    def __init__(self, engine: Engine, times: int) -> None:
+        self.left = times
+        self.engine = make_engine(engine.url, pool_size=0)
+        event.listen(self.engine, "do_connect", self._connect)
+
+    def _connect(self, *_: object) -> None:
+        if self.left > 0:
+            self.left -= 1
+            raise psycopg2.OperationalError("connection refused: the server is restarting")
+
+
+def test_given_database_away_when_marking_sent_then_mark_retried_until_it_is_back(
     pipeline: Pipeline, engine: Engine
 ) -> None:
     oid, email = _placed_order(pipeline, engine)
     _prepared(pipeline, oid, email, Kind.ORDER_CONFIRMED)
-    duplicate: list[notify.Delivery] = []
-    other_mailer = RecordingMailer()
+    [claimed] = uow.read(pipeline.factory, lambda s: notify.claim(s, oid))
+    away = DatabaseAway(engine, times=3)
+    pauses: list[float] = []
 
-    def other_worker() -> None:
-        with pipeline.factory() as s, s.begin():
-            s.execute(text("SET LOCAL lock_timeout = '20s'"))
-            duplicate.append(notify.deliver(s, oid, other_mailer, NOW))
+    notify.mark_sent(session_factory(away.engine), claimed.id, NOW, pause=pauses.append)
 
-    with pipeline.factory() as first, first.begin():
-        delivery = notify.deliver(first, oid, pipeline.mailer, NOW)
-        worker = threading.Thread(target=other_worker)
-        worker.start()
-        wait_for(lambda: _waiting_on_a_lock(engine), 10, "the duplicate to wait for the lock")
-    worker.join(20)
-
-    assert [c.kind for c in delivery.sent] == [Kind.ORDER_CONFIRMED]
-    assert [d.sent for d in duplicate] == [[]]
-    assert other_mailer.sent == []
-    assert len(pipeline.mailer.sent) == 1
+    assert pauses == [0.1, 0.2, 0.4]
+    assert _notifications(engine) == [("order_confirmed", "sent", 1, None)]
+    away.engine.dispose()
 
 
 # --- dead letters --------------------------------------------------------------------------------

@@ -313,7 +313,7 @@ def test_given_the_file_when_reading_passwords_then_none_is_written_in_clear(
     assert not in_urls
 
 
-def test_given_the_file_when_reading_variables_then_only_flower_password_is_mandatory(
+def test_given_the_file_when_reading_variables_then_only_flower_password_and_keys_are_mandatory(
     compose: dict[str, Any],
 ) -> None:
     texts = list(_strings(compose))
@@ -325,5 +325,5 @@ def test_given_the_file_when_reading_variables_then_only_flower_password_is_mand
     }
     stray = [text for text in texts if re.search(r"\$(?![{A-Za-z_])", text.replace("$$", ""))]
 
-    assert mandatory == {"BACKROOM_FLOWER_PASSWORD"}
+    assert mandatory == {"BACKROOM_FLOWER_PASSWORD", "BACKROOM_SECRET_KEYS"}
     assert not stray, "a lone $ must be written $$ in a compose file"

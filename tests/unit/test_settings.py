@@ -8,16 +8,7 @@ import pytest
 
 from workers.settings import SettingsError, load_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No BACKROOM_* from the caller's shell, and a folder without a .env."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BACKROOM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 def test_given_nothing_set_then_defaults_mean_embedded_servers() -> None:

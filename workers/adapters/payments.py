@@ -7,6 +7,11 @@ processes calling with the same key at the same moment see one payment and one c
 
 Tokens: `tok_ok` approves, `tok_decline` declines, `tok_flaky` is unavailable twice per key
 and then approves, `tok_slow` takes `slow_seconds` and then approves; any other is declined.
+Each may carry a suffix of its own after an underscore (`tok_ok_4f9c2a`): a token that can be
+told apart, which behaves as its kind does.
+
+The ledger keeps a token's fingerprint (`domain.secrets.fingerprint`), never the token: it is
+enough to refuse a key used again with another token.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from domain.ports import Authorization, Capture, PaymentDeclined, PaymentUnavailable, Refund
+from domain.secrets import fingerprint
 from domain.sql import Statement
 
 SCHEMA = "payment_sim"
@@ -32,7 +38,7 @@ _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.payments (
         key text PRIMARY KEY,
         reference text NOT NULL UNIQUE,
-        token text NOT NULL,
+        token_fingerprint text NOT NULL,
         amount bigint NOT NULL CHECK (amount > 0),
         currency char(3) NOT NULL,
         status text NOT NULL DEFAULT 'pending' CHECK (
@@ -43,9 +49,25 @@ _DDL = (
         refunded_amount bigint NOT NULL DEFAULT 0 CHECK (refunded_amount <= amount),
         refunded_at timestamptz
     )""",
+    # A ledger made before it kept fingerprints: its tokens become fingerprints.
+    f"""DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '{SCHEMA}'
+                   AND table_name = 'payments' AND column_name = 'token') THEN
+            ALTER TABLE {SCHEMA}.payments ADD COLUMN IF NOT EXISTS token_fingerprint text;
+            UPDATE {SCHEMA}.payments
+               SET token_fingerprint = left(encode(sha256(convert_to(token, 'UTF8')), 'hex'), 16);
+            ALTER TABLE {SCHEMA}.payments ALTER COLUMN token_fingerprint SET NOT NULL,
+                                          DROP COLUMN token;
+        END IF;
+    END $$""",
+)
+_INSTALLED = (
+    f"SELECT to_regclass('{SCHEMA}.payments') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+    f" information_schema.columns WHERE table_schema = '{SCHEMA}' AND table_name = 'payments'"
+    " AND column_name = 'token')"
 )
 _COLUMNS = (
-    "key, reference, token, amount, currency, status, authorize_attempts,"
+    "key, reference, token_fingerprint, amount, currency, status, authorize_attempts,"
     " authorized_at, captured_at, refunded_amount, refunded_at"
 )
 # A first authorization is one statement: the row is created with the first attempt's outcome.
@@ -53,9 +75,9 @@ _COLUMNS = (
 # is waited for and then skipped on either unique index) and goes the slow way: locked, checked,
 # attempted again if pending.
 _OPEN = Statement(
-    f"INSERT INTO {SCHEMA}.payments (key, reference, token, amount, currency, status,"
+    f"INSERT INTO {SCHEMA}.payments (key, reference, token_fingerprint, amount, currency, status,"
     " authorize_attempts, authorized_at)"
-    " VALUES (:key, :reference, :token, :amount, :currency, :status, 1,"
+    " VALUES (:key, :reference, :token_fingerprint, :amount, :currency, :status, 1,"
     " CASE WHEN :status = 'authorized' THEN now() END)"
     f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
 )
@@ -86,7 +108,7 @@ class _Payment:
 
     key: str
     reference: str
-    token: str
+    token_fingerprint: str
     amount: int
     currency: str
     status: str
@@ -119,7 +141,7 @@ class SimulatedGateway:
     def install(cls, engine: Engine) -> None:
         """Create the provider's schema and tables; safe to call from many processes at once."""
         with engine.begin() as conn:
-            if conn.scalar(text(f"SELECT to_regclass('{SCHEMA}.payments')")) is not None:
+            if conn.scalar(text(_INSTALLED)):
                 return
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('payment_sim.install'))"))
             for statement in _DDL:
@@ -130,20 +152,27 @@ class SimulatedGateway:
     def authorize(
         self, *, idempotency_key: str, amount: int, currency: str, token: str
     ) -> Authorization:
-        if token not in KNOWN_TOKENS:
+        kind = _kind(token)
+        if kind is None:
             raise PaymentDeclined("unknown payment token")
-        if token == "tok_slow":
+        if kind == "tok_slow":
             self._sleep(self._slow_seconds)  # before any transaction: nothing held while slow
-        values = {"key": idempotency_key, "amount": amount, "currency": currency, "token": token}
-        first = {**values, "reference": _reference(idempotency_key), "status": _outcome(token, 1)}
+        print_ = fingerprint(token)
+        values = {"key": idempotency_key, "amount": amount, "currency": currency}
+        first = {
+            **values,
+            "token_fingerprint": print_,
+            "reference": _reference(idempotency_key),
+            "status": _outcome(kind, 1),
+        }
         with self._autocommit.connect() as conn:  # a first sight is one statement
             payment = _row_or_none(conn, _OPEN, **first)
         if payment is None:  # seen before: locked, checked, attempted again if still pending
             with self._engine.begin() as conn:
                 payment = _row(conn, _LOCK, key=idempotency_key)
-                _check_same_request(payment, amount, currency, token)
+                _check_same_request(payment, amount, currency, print_)
                 if payment.status == "pending":
-                    payment = _attempt(conn, payment)
+                    payment = _attempt(conn, payment, kind)
         return _authorization(payment)
 
     def capture(self, *, idempotency_key: str, authorization: Authorization) -> Capture:
@@ -202,15 +231,23 @@ def _row(conn: Connection, statement: Statement, **params: object) -> _Payment:
     return _Payment(**statement.run(conn, params).one()._asdict())
 
 
-def _attempt(conn: Connection, payment: _Payment) -> _Payment:
+def _attempt(conn: Connection, payment: _Payment, kind: str) -> _Payment:
     attempts = payment.authorize_attempts + 1
-    return _row(conn, _ATTEMPT, key=payment.key, status=_outcome(payment.token, attempts))
+    return _row(conn, _ATTEMPT, key=payment.key, status=_outcome(kind, attempts))
 
 
-def _outcome(token: str, attempt: int) -> str:
-    if token == "tok_decline":
+def _kind(token: str) -> str | None:
+    """The known token `token` is, or one of them with a suffix of its own; else None."""
+    for known in KNOWN_TOKENS:
+        if token == known or token.startswith(f"{known}_"):
+            return known
+    return None
+
+
+def _outcome(kind: str, attempt: int) -> str:
+    if kind == "tok_decline":
         return "declined"
-    if token == "tok_flaky" and attempt <= FLAKY_FAILURES:
+    if kind == "tok_flaky" and attempt <= FLAKY_FAILURES:
         return "pending"
     return "authorized"
 
@@ -225,10 +262,12 @@ def _authorization(payment: _Payment) -> Authorization:
     return Authorization(payment.reference, payment.amount, payment.currency)
 
 
-def _check_same_request(payment: _Payment, amount: int, currency: str, token: str) -> None:
+def _check_same_request(
+    payment: _Payment, amount: int, currency: str, token_fingerprint: str
+) -> None:
     if payment.amount != amount or payment.currency != currency:
         raise PaymentDeclined("idempotency key reused with a different amount")
-    if payment.token != token:
+    if payment.token_fingerprint != token_fingerprint:
         raise PaymentDeclined("idempotency key reused with a different payment token")
 
 

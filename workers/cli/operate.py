@@ -1,20 +1,26 @@
-"""Commands for operating the running system: `contract`, `sweep`, `order` and `dead-letters`."""
+"""Commands for operating the running system: `contract`, `sweep`, `order`, `dead-letters`
+and `secret-key`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
+from celery.utils.saferepr import saferepr
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import contracts, steps
+from domain import contracts, secrets, steps
 from domain.db import make_engine, session_factory, unit_of_work
 from domain.models import DeadLetter, DeadLetterStatus
 from domain.ports import SystemClock
 from domain.services import dead_letters, orders
 from workers.cli.output import fail, out
 from workers.cli.servers import database, served
+from workers.runtime import sealer
 from workers.settings import Settings
+
+REPR_SIZE = 1024  # Celery's own limit on argsrepr and kwargsrepr
 
 
 def cmd_contract(_settings: Settings, _args: argparse.Namespace) -> int:
@@ -51,7 +57,7 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "replay":  # the only one that talks to the broker
         with served(settings) as urls:
             assert urls.database_url is not None
-            return _resolve(_factory(urls.database_url), args)
+            return _resolve(_factory(urls.database_url), args, settings)
     with database(settings) as url:
         factory = _factory(url)
         if args.action == "list":
@@ -59,7 +65,7 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "show":
             _show_letter(factory, args.id)
         else:
-            return _resolve(factory, args)
+            return _resolve(factory, args, settings)
     return 0
 
 
@@ -75,37 +81,70 @@ def _list_letters(factory: sessionmaker[Session], args: argparse.Namespace) -> N
 
 
 def _show_letter(factory: sessionmaker[Session], letter_id: int) -> None:
+    """The whole letter, its payment tokens redacted (`tok_…(fingerprint 1a2b3c4d)`)."""
     with unit_of_work(factory) as s:
         letter = dead_letters.get(s, letter_id)
-    out(json.dumps(_as_dict(letter), indent=2, default=str))
+        shown = _as_dict(letter) | {"payload": dead_letters.shown(letter)}
+    out(json.dumps(shown, indent=2, default=str, ensure_ascii=False))
 
 
 def _as_dict(letter: DeadLetter) -> dict[str, object]:
     return {c.key: getattr(letter, c.key) for c in letter.__table__.columns}
 
 
-def _resolve(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
-    """Mark the letter replayed or discarded; a replay also sends its task again."""
+def _resolve(factory: sessionmaker[Session], args: argparse.Namespace, settings: Settings) -> int:
+    """Mark the letter replayed or discarded; a replay also sends its task again, its payment
+    tokens opened first (a token that cannot be opened leaves the letter open)."""
     now = SystemClock().now()
     status = DeadLetterStatus.REPLAYED if args.action == "replay" else DeadLetterStatus.DISCARDED
     note = args.note or f"{args.action} from the command line"
     with unit_of_work(factory) as s:
+        if status == DeadLetterStatus.REPLAYED and _not_a_task(dead_letters.get(s, args.id)):
+            return 1
         letter = dead_letters.resolve(s, args.id, status, note, now)
+        if status == DeadLetterStatus.REPLAYED:
+            task_args, task_kwargs = dead_letters.replayed(letter, sealer(settings))
     if status == DeadLetterStatus.REPLAYED:
-        _replay(letter)
+        _replay(letter, task_args, task_kwargs)
     else:
         out(f"discarded dead letter {letter.id}")
     return 0
 
 
-def _replay(letter: DeadLetter) -> None:
+def _not_a_task(letter: DeadLetter) -> bool:
+    """True, said on stderr, for a message kept because it was not a task (a body that is not
+    JSON, a pickle, an unknown task, ...: `workers.undecodable`): there is no task to send."""
+    from workers.message_letter import ERROR_TYPE
+
+    if letter.error_type != ERROR_TYPE:
+        return False
+    fail(
+        f"dead letter {letter.id} cannot be replayed: it is a message that was not a task"
+        f" ({letter.reason}), so nothing was sent; have its sender send it again as a task,"
+        f" then discard it (`backroom dead-letters discard {letter.id}`)"
+    )
+    return True
+
+
+def _replay(letter: DeadLetter, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Send the letter's task again, its arguments shown redacted (`argsrepr`, `kwargsrepr`:
+    what the worker's log, its events and Flower show)."""
     from workers.app import app
 
-    payload = letter.payload if isinstance(letter.payload, dict) else {}
-    args = payload.get("args") or []
-    kwargs = payload.get("kwargs") or {}
-    result = app.send_task(letter.task, args=args, kwargs=kwargs)
+    result = app.send_task(
+        letter.task,
+        args=args,
+        kwargs=kwargs,
+        argsrepr=saferepr(secrets.redact_tokens(args), REPR_SIZE),
+        kwargsrepr=saferepr(secrets.redact_tokens(kwargs), REPR_SIZE),
+    )
     out(f"replayed dead letter {letter.id} as task {result.id}")
+
+
+def cmd_secret_key(_settings: Settings, _args: argparse.Namespace) -> int:
+    """A new key for `BACKROOM_SECRET_KEYS` (put it first to rotate: the others still open)."""
+    out(secrets.new_key())
+    return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,3 +163,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     letters.add_argument("--all", action="store_true", help="list: include resolved ones")
     letters.add_argument("--note", help="replay/discard: why")
     letters.set_defaults(handler=cmd_dead_letters)
+    sub.add_parser(
+        "secret-key", help="print a new key for BACKROOM_SECRET_KEYS (seals payment tokens)"
+    ).set_defaults(handler=cmd_secret_key)
