@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> Celery:
         task_default_queue="orders",
         task_routes=(routing.route,),
         worker_send_task_events=True,
+        worker_consumer="workers.undecodable:KeepingConsumer",  # keeps messages that are not tasks
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options(settings, broker),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},

