@@ -12,12 +12,12 @@ import json
 import uuid
 from typing import Annotated, Any, TypeVar
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StrictInt,
     StringConstraints,
@@ -72,8 +72,20 @@ class ContractViolation(PermanentError):
         self.message = message
 
 
+NUL_REFUSED = "contains U+0000 (NUL), a character PostgreSQL cannot store"
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """No string holds U+0000: PostgreSQL keeps it in neither text nor jsonb, so a payload
+        with one is refused here, naming its field, rather than by the database."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(NUL_REFUSED)
+        return value
 
 
 class OrderLine(Payload):
@@ -92,26 +104,36 @@ class ShippingAddress(Payload):
     )
 
 
+_ASCII_ONLY = (
+    "the shop takes ASCII addresses only (letters, digits and .!#$%&'*+/=?^_`{|}~- before the @,"
+    " a dotted domain of letters, digits and - after it)"
+)
+
+
 def _storable_email(value: str) -> str:
-    """An address the database takes (`domain.validation.EMAIL_PATTERN`, lower-cased): ASCII
-    only, so an internationalised address is refused here rather than by a CHECK."""
+    """A valid address (email-validator, no deliverability check) that the database takes
+    (`domain.validation.EMAIL_PATTERN`, lower-cased): ASCII only, so an internationalised address
+    is refused here rather than by a CHECK. The address is kept in its ASCII form, the domain
+    lower-cased: a punycode domain (`xn--...`) stays as it came, not decoded to Unicode."""
+    if not value.isascii():
+        raise ValueError(_ASCII_ONLY)
     try:
-        normalize_email(value)
+        address = validate_email(value, check_deliverability=False).ascii_email or ""
+        normalize_email(address)
+    except EmailNotValidError as error:
+        raise ValueError(f"value is not a valid email address: {error}") from None
     except InvalidValue:
-        raise ValueError(
-            "the shop takes ASCII addresses only (letters, digits and .!#$%&'*+/=?^_`{|}~- before"
-            " the @, a dotted domain of letters, digits and - after it)"
-        ) from None
-    return value
+        raise ValueError(_ASCII_ONLY) from None
+    return address
 
 
 CustomerEmail = Annotated[
-    EmailStr,
+    str,
     AfterValidator(_storable_email),
     Field(
         description="An ASCII address (compared lower-case); internationalised ones are refused.",
         # the database's rule, EMAIL_PATTERN, for either case
-        json_schema_extra={"pattern": EMAIL_PATTERN.replace("a-z", "a-zA-Z")},
+        json_schema_extra={"format": "email", "pattern": EMAIL_PATTERN.replace("a-z", "a-zA-Z")},
     ),
 ]
 
@@ -251,7 +273,8 @@ def contract_document() -> dict[str, Any]:
             "Keyword arguments (a JSON object) of Backroom's public Celery tasks. Send them with "
             "Celery message protocol v2, JSON serializer, to the queue named under each task. "
             "Within v1 fields are never renamed, retyped or made required; a breaking change "
-            "gets a new task name."
+            "gets a new task name. No string may contain U+0000 (NUL): PostgreSQL cannot store "
+            "it, so such a payload is refused, naming its field."
         ),
         "version": CONTRACT_VERSION,
         "tasks": {

@@ -6,7 +6,7 @@ has one stable name; the sentences below say what the rule protects.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from domain.errors import RuleViolated
 
@@ -29,22 +29,41 @@ RULES: dict[str, str] = {
     "ck_users_email_format": "that is not a valid email address",
     "uq_users_email": "a user with that email address already exists",
     "uq_users_username": "a user with that username already exists",
+    "ck_users_first_name_length": "a user's first name cannot be empty",
+    "ck_users_last_name_length": "a user's last name cannot be empty",
     "ck_categories_no_cycle": "a category cannot move under its own descendant",
     "ck_orders_total_adds_up": "an order's total must equal subtotal + tax + shipping - discount",
+    "ck_orders_subtotal_non_negative": "an order's subtotal cannot be negative",
+    "ck_orders_total_amount_non_negative": "an order's total cannot be negative",
+    "ck_orders_currency_format": "an order's currency is a 3-letter code such as USD",
     "uq_orders_idempotency_key": "an order with that idempotency key already exists",
     "ck_order_items_total_adds_up": "a line's total must equal quantity x unit price",
+    "ck_order_items_quantity_positive": "an order line is for one unit or more",
+    "ck_order_items_unit_price_non_negative": "an order line's unit price cannot be negative",
+    "uq_order_items_order_id_product_sku": "an order has one line per SKU",
+    "ck_payments_amount_positive": "a payment must be for more than zero",
+    "ck_payments_currency_format": "a payment's currency is a 3-letter code such as USD",
+    "ck_inventory_movements_quantity_positive": "a stock movement moves one unit or more",
+    "ck_inventory_movements_resulting_quantity_non_negative": (
+        "a stock movement cannot leave stock on hand below zero"
+    ),
+    "uq_inventory_movements_once": (
+        "that stock movement is already recorded for the same reference (it happens once)"
+    ),
     "ck_reviews_rating_range": "a review's rating is 1 to 5",
 }
 
 
-def constraint_of(error: IntegrityError) -> str | None:
+def constraint_of(error: IntegrityError | DataError) -> str | None:
     diag = getattr(error.orig, "diag", None)
     return getattr(diag, "constraint_name", None)
 
 
-def explain(error: IntegrityError) -> RuleViolated:
-    """The `RuleViolated` for a database refusal, with the rule's name and a sentence."""
-    rule = constraint_of(error) or "unknown"
+def explain(error: IntegrityError | DataError) -> RuleViolated:
+    """The `RuleViolated` for a database refusal, with the rule's name and a sentence: never
+    the statement or the row's values. A value the column's type cannot hold (`DataError`: a
+    number out of range, a string too long) is rule `value`, in the database's own words."""
+    rule = constraint_of(error) or ("unknown" if isinstance(error, IntegrityError) else "value")
     sentence = RULES.get(rule)
     if sentence is None:
         diag = getattr(error.orig, "diag", None)

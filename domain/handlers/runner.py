@@ -8,8 +8,8 @@ slot) runs once per slot: its run is marked started, then its work and the run's
 commit together with the run's row locked, so a duplicate waits and then finds it done. A
 `CallOut` step first reads what to do and calls the outside world with no transaction open,
 then records the answer the same way. A database rule the work
-breaks (a CHECK, a UNIQUE) ends the step as `RuleViolated`, a sentence that names the rule,
-never the raw SQL with the row's contents.
+breaks (a CHECK, a UNIQUE, a value its column's type cannot hold) ends the step as
+`RuleViolated`, a sentence that names the rule, never the raw SQL with the row's contents.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from domain import contracts, integrity, steps, uow
 from domain.handlers import jobs, orders, requests
@@ -94,7 +94,7 @@ def _in_one_transaction(ports: Ports, handle: Callable[[Work], Done], consumed: 
         with ports.factory() as session, session.begin():
             done = handle(Work(session, ports.clock.now(), ports))
             written = uow.finish(session, consumed, done.next)
-    except IntegrityError as error:
+    except (IntegrityError, DataError) as error:
         raise integrity.explain(error) from None
     return Ran(done.result, [*done.resend, *written], done.error)
 

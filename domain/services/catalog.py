@@ -90,8 +90,14 @@ def _price(row: Any, line: OrderLine, index: int, currency: str) -> PricedLine:
     )
 
 
+# Amounts are PostgreSQL integers (minor units): a line's or an order's total above this one
+# cannot be stored, and is refused by name before the database would refuse it.
+MAX_AMOUNT = 2**31 - 1
+
+
 def price_lines(session: Session, lines: Sequence[OrderLine], currency: str) -> list[PricedLine]:
-    """Each line priced from the catalog; an unknown SKU names its line (`lines.2.sku`)."""
+    """Each line priced from the catalog; an unknown SKU names its line (`lines.2.sku`), and a
+    line, or an order, whose total is above `MAX_AMOUNT` names the quantity (or `lines`)."""
     found = _by_sku(session, [line.sku for line in lines])
     priced = []
     for index, line in enumerate(lines):
@@ -99,4 +105,13 @@ def price_lines(session: Session, lines: Sequence[OrderLine], currency: str) -> 
         if item is None:
             raise ContractViolation(f"lines.{index}.sku", f"unknown SKU {line.sku}")
         priced.append(_price(item, line, index, currency))
+        if priced[-1].total_price > MAX_AMOUNT:
+            message = f"{line.quantity} x SKU {line.sku} is more than one order line can total"
+            raise ContractViolation(f"lines.{index}.quantity", f"{message} ({_most(currency)})")
+    if sum(line.total_price for line in priced) > MAX_AMOUNT:
+        raise ContractViolation("lines", f"more than one order can total ({_most(currency)})")
     return priced
+
+
+def _most(currency: str) -> str:
+    return f"at most {MAX_AMOUNT} in the minor unit of {currency}"

@@ -40,3 +40,15 @@ def test_given_backordered_order_when_it_ships_short_then_the_rule_is_a_sentence
     assert refused.value.__cause__ is None
     assert refused.value.__suppress_context__
     assert on_hand_reserved(engine, "TEE-1") == (1, 3)  # nothing of the step was kept
+
+
+def test_given_a_restock_past_what_the_column_holds_then_a_sentence_without_sql(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"TEE-1": 2_147_000_000})
+
+    with pytest.raises(RuleViolated) as refused:
+        pipeline.restock("TEE-1", 1_000_000, "delivery-past-the-limit")
+
+    assert str(refused.value) == "integer out of range (value)"
+    assert on_hand_reserved(engine, "TEE-1") == (2_147_000_000, 0)
