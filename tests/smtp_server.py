@@ -2,7 +2,8 @@
 
 It keeps every message it accepts (envelope and raw bytes, parsed), and can be told to refuse
 a recipient (550, or any reply) or to answer 451 to the next N messages. It can require
-STARTTLS (give it a certificate) and a login (give it credentials).
+STARTTLS (give it a certificate) and a login (give it credentials). It can be stopped and
+started again on the same port (a mail server down for a while), keeping what it received.
 
 Fixtures: `smtp_server` (a plain server) and `make_smtp_server` (with TLS or a login). Load
 them with `pytest_plugins = ["tests.smtp_server"]` in a test module or the root conftest, and
@@ -123,9 +124,12 @@ class SmtpServer:
         self.handler = RecordingHandler()
         self.host = HOST
         self._credentials = credentials
-        self._controller = _AnyPortController(
-            self.handler, hostname=HOST, port=0, **self._options(certificate)
-        )
+        self._server_options = self._options(certificate)
+        self._controller = self._new_controller(port=0)
+        self._running = False
+
+    def _new_controller(self, port: int) -> _AnyPortController:
+        return _AnyPortController(self.handler, hostname=HOST, port=port, **self._server_options)
 
     def _options(self, certificate: tuple[Path, Path] | None) -> dict[str, Any]:
         options: dict[str, Any] = {"auth_require_tls": certificate is not None}
@@ -154,11 +158,19 @@ class SmtpServer:
         return self.handler.messages
 
     def start(self) -> SmtpServer:
-        self._controller.start()
+        """Listen; after `stop`, again on the same port, keeping what it has received."""
+        if not self._running:
+            self._controller.start()
+            self._running = True
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening: a client now finds the port closed (connection refused)."""
+        if self._running:
+            self._controller.stop()
+            self._running = False
+            # a controller does not start twice: the next start is a fresh one's, same port
+            self._controller = self._new_controller(port=self.port)
 
     def __enter__(self) -> SmtpServer:
         return self.start()

@@ -47,10 +47,14 @@ class Processes:
     log_dir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def _spawn(self, name: str, argv: list[str], extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], extra: dict[str, str], module: str = "workers.cli"
+    ) -> subprocess.Popen[bytes]:
+        """`python -m <module> <argv>` (the `backroom` command line unless told otherwise),
+        logging to `<log_dir>/<name>.log`."""
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", *argv],
+            [sys.executable, "-m", module, *argv],
             cwd=REPO,
             env={**self.env, **extra},
             stdout=log,
@@ -61,12 +65,20 @@ class Processes:
         return proc
 
     def worker(
-        self, name: str, *, concurrency: int = 2, queues: str | None = None, **extra: str
+        self,
+        name: str,
+        *,
+        concurrency: int = 2,
+        queues: str | None = None,
+        module: str = "workers.cli",
+        **extra: str,
     ) -> subprocess.Popen[bytes]:
+        """A `backroom worker` named `name`; `module` runs another entry point that takes the
+        same arguments (a test's own, such as `tests.chaos.faulty_worker`)."""
         argv = ["worker", "-c", str(concurrency), "-n", f"{name}@%h", "-l", "INFO"]
         if queues:
             argv += ["-Q", queues]
-        return self._spawn(name, argv, extra)
+        return self._spawn(name, argv, extra, module)
 
     def beat(self, name: str = "beat", **extra: str) -> subprocess.Popen[bytes]:
         return self._spawn(name, ["beat", "-l", "INFO"], extra)
