@@ -9,6 +9,7 @@ fails the run in CI.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -74,8 +75,13 @@ def rabbit_broker(redis_broker: Broker) -> Iterator[Broker]:
 
 @pytest.fixture(params=["redis", "rabbitmq"])
 def broker(request: pytest.FixtureRequest) -> Broker:
-    name = "redis_broker" if request.param == "redis" else "rabbit_broker"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+    """Each test's broker, Redis then RabbitMQ. On Redis under a key prefix of the test's own:
+    nothing an earlier test left on the server (a message a stopped worker still held) reaches
+    this test's workers or its counts."""
+    if request.param == "redis":
+        shared: Broker = request.getfixturevalue("redis_broker")
+        return dataclasses.replace(shared, key_prefix=f"{shared.key_prefix}{run_id()}:")
+    return request.getfixturevalue("rabbit_broker")  # type: ignore[no-any-return]
 
 
 def worker_env(

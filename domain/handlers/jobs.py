@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from domain import reports
+from domain import reports, uow
 from domain.contracts import Slot
 from domain.handlers.flow import after
 from domain.handlers.step import Done, JobPolicy, Work
@@ -47,8 +47,10 @@ def check_reorder(work: Work, slot: Slot) -> Done:
     emailed yet. A refusal by the mail server ends the step with its error once what went out
     is recorded."""
     day = slot.slot.astimezone(work.ports.jobs.zone).date()
-    requested = reorder.request(work.session, day, slot.slot)
-    mailing = reorder.email_vendors(work.session, work.ports.mailer, slot.slot, work.now)
+    # Committed at once (UNIQUE (sku, day) makes it once a day whatever becomes of this run),
+    # so that each vendor's email can be marked sent on its own the moment it went out.
+    requested = uow.read(work.ports.factory, lambda s: reorder.request(s, day, slot.slot))
+    mailing = reorder.email_vendors(work.session, work.ports.factory, work.ports.mailer, work.now)
     result = {"requested": requested, "vendors_emailed": len(mailing.sent)}
     log.info("slot=%s day=%s reorder %s", slot.slot.isoformat(), day, result)
     return Done(result, error=mailing.error)

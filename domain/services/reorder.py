@@ -9,23 +9,28 @@ on its own; a variant whose product has no stock row is not checked. Stock not t
 are not reordered.
 
 `email_vendors` sends each vendor one email listing its open requests not emailed yet, and
-marks them emailed in the same transaction. The requests are locked first (FOR UPDATE, in one
-fixed order): a second run at the same time waits, then finds them emailed. A refusal by the
-mail server leaves that vendor's requests unmarked, for the next run.
+marks them emailed the moment the mail server took it, in a statement of its own retried while
+the database is away (`uow.record_now`), whatever becomes of the run's transaction. So the
+requests it emails must be committed before (`request` is one statement, committed on its own
+by the job). One run emails at a time: the run's transaction takes an advisory lock first, and
+a second run waits for it, then finds the requests emailed. A refusal by the mail server
+leaves that vendor's requests unmarked, for the next run.
 
 `close` is what a restock naming a request does: the request is closed by the restock's key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from domain import uow
 from domain.contracts import ContractViolation
 from domain.models import (
     Product,
@@ -73,7 +78,10 @@ _REQUEST = Statement(
     RETURNING id
     """
 )
-# Open requests not emailed yet, with their vendor's address, locked in one fixed order.
+# One emailing run at a time, until its transaction ends (the key spells "reorder!").
+_ONE_AT_A_TIME = Statement("SELECT pg_advisory_xact_lock(CAST(:key AS bigint))")
+EMAILING_LOCK = 0x72656F7264657221
+# Open requests not emailed yet, with their vendor's address, in one fixed order.
 _UNSENT = Statement(
     f"""
     SELECT r.id, r.vendor_id, u.email, v.business_name, r.sku, r.quantity, r.available,
@@ -83,7 +91,6 @@ _UNSENT = Statement(
     JOIN {User.__tablename__} u ON u.id = v.id
     WHERE r.emailed_at IS NULL AND r.status = {_OPEN}
     ORDER BY r.vendor_id, r.sku, r.id
-    FOR UPDATE OF r
     """
 )
 _EMAILED = Statement(f"UPDATE {REQUESTS} SET emailed_at = :now WHERE id = ANY(:ids)")
@@ -129,7 +136,7 @@ def request(session: Session, day: date, slot: datetime) -> int:
 
 
 def unsent(session: Session) -> list[VendorRequests]:
-    """Open requests not emailed yet, by vendor, locked for this transaction."""
+    """Open requests not emailed yet, by vendor."""
     by_vendor: dict[uuid.UUID, list[Any]] = {}
     for row in _UNSENT.run(session):
         by_vendor.setdefault(row.vendor_id, []).append(row)
@@ -143,28 +150,34 @@ def _vendor(rows: Sequence[Any]) -> VendorRequests:
 
 
 def email_vendors(
-    session: Session, mailer: Mailer, slot: datetime, now: datetime
+    session: Session, factory: sessionmaker[Session], mailer: Mailer, now: datetime
 ) -> Mailing[VendorRequests]:
-    """Email each vendor its open requests not emailed yet (`send_all`), and mark those that
-    went out as emailed `now`; nothing is marked for a vendor whose email was refused."""
-    mailing = send_all(mailer, unsent(session), slot)
-    ids = [line.id for vendor in mailing.sent for line in vendor.lines]
-    if ids:
-        _EMAILED.run(session, {"ids": ids, "now": now})
-    return mailing
+    """Email each vendor its open requests not emailed yet (`send_all`), each vendor's marked
+    emailed `now` as soon as its email went out; nothing is marked for a vendor whose email was
+    refused. Waits first for any other run emailing vendors (see the module)."""
+    _ONE_AT_A_TIME.run(session, {"key": EMAILING_LOCK})
+
+    def emailed(vendor: VendorRequests, _: Email) -> None:
+        ids = [line.id for line in vendor.lines]
+        what = f"reorder email to vendor {vendor.vendor_id} sent"
+        uow.record_now(factory, lambda s: _EMAILED.run(s, {"ids": ids, "now": now}), what)
+
+    return send_all(mailer, unsent(session), emailed)
 
 
 def send_all(
-    mailer: Mailer, vendors: Sequence[VendorRequests], slot: datetime
+    mailer: Mailer,
+    vendors: Sequence[VendorRequests],
+    on_sent: Callable[[VendorRequests, Email], None] = lambda vendor, email: None,
 ) -> Mailing[VendorRequests]:
     """One email per vendor (`mailing.send_each`: a refused address is passed over, a server
     that cannot take mail now ends the run)."""
-    return send_each(mailer, vendors, lambda vendor: reorder_email(vendor, slot))
+    return send_each(mailer, vendors, reorder_email, on_sent)
 
 
-def reorder_email(vendor: VendorRequests, slot: datetime) -> Email:
-    """The email asking `vendor` for its SKUs; its Message-ID is the same for every send of
-    this vendor's email for this slot, so a receiver can drop a repeat."""
+def reorder_email(vendor: VendorRequests) -> Email:
+    """The email asking `vendor` for its SKUs; its Message-ID is made of the requests it lists,
+    the same whichever run sends it, so a receiver can drop a repeat."""
     skus = len({line.sku for line in vendor.lines})
     listed = "\n".join(
         f"  Request {line.id}: {line.sku}, {line.quantity} units"
@@ -175,12 +188,12 @@ def reorder_email(vendor: VendorRequests, slot: datetime) -> Email:
         f"Hello {vendor.name},\n\nPlease deliver the following, and quote the request number"
         f" with the delivery:\n\n{listed}\n\nKind regards,\nPurchasing\n"
     )
-    at = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    listing = hashlib.sha256(",".join(str(line.id) for line in vendor.lines).encode())
     return Email(
         to=vendor.email,
         subject=f"Reorder request: {skus} SKU{'' if skus == 1 else 's'}",
         text=text,
-        message_id=f"reorder-{vendor.vendor_id}-{at}@backroom",
+        message_id=f"reorder-{vendor.vendor_id}-{listing.hexdigest()[:16]}@backroom",
         headers={KIND_HEADER: KIND},
     )
 

@@ -3,6 +3,7 @@ low stock is asked of its vendor once per SKU per shop-local day, one email per 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -177,6 +178,9 @@ def requests(engine: Engine) -> list[tuple[str, date, datetime]]:
     return [(r.sku, r.day, r.slot) for r in found]
 
 
+A_REQUESTS = "SELECT id FROM reorder_requests WHERE sku LIKE 'A-%' ORDER BY sku, id"
+
+
 def vendor_email(engine: Engine, sku: str) -> str:
     sql = "SELECT u.email FROM products p JOIN users u ON u.id = p.vendor_id WHERE p.sku = :sku"
     return str(scalar(engine, sql, sku=sku))
@@ -265,7 +269,9 @@ def test_given_two_vendors_with_low_stock_then_one_email_each_listing_its_skus_n
     assert "B-" not in to_a.text
     assert "B-LOW-1, 100 units (available: 7" in to_b.text
     vendor_id = scalar(engine, "SELECT vendor_id FROM products WHERE sku = 'A-LOW-1'")
-    assert to_a.message_id == f"reorder-{vendor_id}-20261127T120000Z@backroom"
+    ids = ",".join(str(r.id) for r in rows(engine, A_REQUESTS))
+    listing = hashlib.sha256(ids.encode()).hexdigest()[:16]
+    assert to_a.message_id == f"reorder-{vendor_id}-{listing}@backroom"
     emailed = rows(engine, "SELECT DISTINCT emailed_at FROM reorder_requests")
     assert [r.emailed_at for r in emailed] == [pipeline.now]
 
@@ -306,6 +312,37 @@ def test_given_the_mail_server_refuses_a_vendor_then_the_others_are_recorded_and
     assert rows(engine, unsent) == []
 
 
+class DiesAfterFirstVendor(RecordingMailer):
+    """A mailer whose worker dies (an error that is no mail error) once the first vendor's
+    email went out: the run's transaction is rolled back."""
+
+    def send(self, email: Email) -> None:
+        if self.sent:
+            raise RuntimeError("worker lost")
+        super().send(email)
+
+
+def test_given_the_run_dies_after_the_first_vendor_when_run_again_then_no_vendor_gets_two(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    stock_products(engine, {"A-LOW-1": 1})
+    stock_products(engine, {"B-LOW-1": 1})
+    pipeline.mailer = dying = DiesAfterFirstVendor()
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run_job(pipeline, steps.CHECK_REORDER, SLOT)
+    pipeline.mailer = RecordingMailer()
+    retried = check(pipeline, SLOT + HOUR)
+
+    first = dying.sent[0].to
+    assert retried == {"requested": 0, "vendors_emailed": 1}  # the requests stayed made
+    assert [email.to for email in pipeline.mailer.sent] != [first]
+    assert sorted(e.to for e in dying.sent + pipeline.mailer.sent) == sorted(
+        vendor_email(engine, sku) for sku in ("A-LOW-1", "B-LOW-1")
+    )
+    assert rows(engine, "SELECT id FROM reorder_requests WHERE emailed_at IS NULL") == []
+
+
 def test_given_an_emailing_in_progress_when_another_run_emails_then_it_waits_and_sends_nothing(
     pipeline: Pipeline, engine: Engine
 ) -> None:
@@ -318,10 +355,10 @@ def test_given_an_emailing_in_progress_when_another_run_emails_then_it_waits_and
     def other_worker() -> None:
         with pipeline.factory.begin() as s:
             s.execute(text("SET LOCAL lock_timeout = '20s'"))
-            duplicate.append(reorder.email_vendors(s, other_mailer, SLOT + HOUR, NOW))
+            duplicate.append(reorder.email_vendors(s, pipeline.factory, other_mailer, NOW))
 
     with pipeline.factory.begin() as first:
-        mailing = reorder.email_vendors(first, pipeline.mailer, SLOT, NOW)
+        mailing = reorder.email_vendors(first, pipeline.factory, pipeline.mailer, NOW)
         worker = threading.Thread(target=other_worker)
         worker.start()
         wait_for(lambda: waiting_on_a_lock(engine), 10, "the other run to wait for the lock")
