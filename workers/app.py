@@ -7,10 +7,12 @@ points at the embedded Redis under the data folder (`backroom embedded start`).
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from celery import Celery
 from celery.app.log import TaskFormatter
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import after_setup_logger
 
 from workers import embedded, routing, transport
@@ -61,7 +63,12 @@ def create_app(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A step still running when the broker connection drops is left to finish, not killed:
+        # killing it could cut a customer email between the mail server's acceptance and the
+        # mark that records it (it would go out again). Its acknowledgement is skipped
+        # (`workers.request`), the broker delivers the message again, and the step's
+        # idempotency makes the repeat a no-op.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_ignore_result=True,
         result_expires=24 * 3600,
         task_time_limit=60,
@@ -80,6 +87,15 @@ def create_app(settings: Settings) -> Celery:
         worker_task_log_format=LOG_FORMAT,
     )
     return app
+
+
+# Celery warns at every connection loss that it will cancel running tasks by default in 6.0;
+# Backroom chose not to (see `create_app`) and says so explicitly.
+warnings.filterwarnings(
+    "ignore",
+    message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+    category=CPendingDeprecationWarning,
+)
 
 
 @after_setup_logger.connect
