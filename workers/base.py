@@ -11,7 +11,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from domain.db import unit_of_work
 from domain.errors import Refused, RetryableError
@@ -99,9 +99,28 @@ def execute(
     (`domain.handlers.run_step`: its unit of work, marking its outbox row consumed), the next
     steps published after the commit; its result, or the error it ended with."""
     payload = parse(task, args, kwargs)
-    ran = run_step(rt_module.runtime().ports, task, payload, consumed=outbox_id)
+    try:
+        ran = run_step(rt_module.runtime().ports, task, payload, consumed=outbox_id)
+    except DBAPIError as error:
+        if lost_database(error):
+            raise DatabaseAway(f"the database went away: {error.orig}") from error
+        raise
     publish(ran.steps)
     return ran.value()
+
+
+class DatabaseAway(RetryableError):
+    """The database dropped the step's connection or could not be reached: the step is tried
+    again, like any passing fault (its work was rolled back with the connection)."""
+
+
+def lost_database(error: DBAPIError) -> bool:
+    """True when `error` is the database being away, not a refusal or a bug: psycopg2 reports a
+    server that crashed mid-statement as a plain `DatabaseError` ("server closed the connection
+    unexpectedly"), which the dialect recognises as a disconnect."""
+    return bool(error.connection_invalidated) or isinstance(
+        error, OperationalError | InterfaceError
+    )
 
 
 @worker_process_init.connect

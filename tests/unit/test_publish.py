@@ -1,15 +1,20 @@
 """After a step commits, a failure to send its next steps never fails the task: the steps are
-in the outbox, and the sweep sends them (`workers.base.publish`)."""
+in the outbox, and the sweep sends them (`workers.base.publish`). A database that went away
+during a step makes it retry, never a dead letter (`workers.base.execute`)."""
 
 from __future__ import annotations
 
 import logging
 
+import psycopg2
 import pytest
 from kombu.exceptions import OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from domain.errors import RetryableError
 from domain.uow import Step
 from workers import base
+from workers.base import BackroomTask, DatabaseAway, lost_database
 
 STEPS = [Step(1, "inventory.reserve", {"order_id": "0b7e3c3e-3f0a-4f43-9b7b-5b1c8a1f0d01"})]
 
@@ -67,3 +72,21 @@ def test_an_exit_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(SystemExit):
         base.publish(STEPS)
+
+
+def _wrapped(error: Exception, *, invalidated: bool = False) -> DBAPIError:
+    return DBAPIError.instance(
+        "SELECT 1", {}, error, psycopg2.Error, connection_invalidated=invalidated
+    )
+
+
+def test_given_a_server_that_crashed_mid_statement_then_the_step_is_retried_not_dead_lettered() -> (
+    None
+):
+    crashed = _wrapped(psycopg2.DatabaseError("server closed the connection"), invalidated=True)
+    refused = _wrapped(psycopg2.DataError("integer out of range"))
+    unreachable = _wrapped(psycopg2.OperationalError("connection refused"))
+
+    assert [lost_database(e) for e in (crashed, refused, unreachable)] == [True, False, True]
+    assert issubclass(DatabaseAway, RetryableError)
+    assert any(issubclass(DatabaseAway, kind) for kind in BackroomTask.autoretry_for)
