@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -67,3 +68,13 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """`with unit_of_work(f) as s:` commits once at the end; an exception rolls back."""
     with factory() as session, session.begin():
         yield session
+
+
+def database_away(error: DBAPIError) -> bool:
+    """True when `error` is the database being away, not a refusal or a bug: unreachable, or a
+    connection it dropped. psycopg2 reports a server that crashed mid-statement as a plain
+    `DatabaseError` ("server closed the connection unexpectedly"), which the dialect reads as a
+    disconnect (`connection_invalidated`)."""
+    return bool(error.connection_invalidated) or isinstance(
+        error, OperationalError | InterfaceError
+    )

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.db import database_away
 from domain.models import OutboxMessage
 from domain.sql import Statement
 
@@ -111,7 +112,7 @@ def record_now(
             read(factory, work)
             return
         except DBAPIError as error:
-            if not (error.connection_invalidated or isinstance(error, OperationalError)):
+            if not database_away(error):
                 raise
             log.warning("%s: the database is away, recording it again in %.1f s", what, delay)
         except BaseException:

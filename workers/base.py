@@ -11,9 +11,9 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from domain.db import unit_of_work
+from domain.db import database_away, unit_of_work
 from domain.errors import Refused, RetryableError
 from domain.handlers import parse, run_step
 from domain.services import dead_letters
@@ -102,7 +102,7 @@ def execute(
     try:
         ran = run_step(rt_module.runtime().ports, task, payload, consumed=outbox_id)
     except DBAPIError as error:
-        if lost_database(error):
+        if database_away(error):
             raise DatabaseAway(f"the database went away: {error.orig}") from error
         raise
     publish(ran.steps)
@@ -112,15 +112,6 @@ def execute(
 class DatabaseAway(RetryableError):
     """The database dropped the step's connection or could not be reached: the step is tried
     again, like any passing fault (its work was rolled back with the connection)."""
-
-
-def lost_database(error: DBAPIError) -> bool:
-    """True when `error` is the database being away, not a refusal or a bug: psycopg2 reports a
-    server that crashed mid-statement as a plain `DatabaseError` ("server closed the connection
-    unexpectedly"), which the dialect recognises as a disconnect."""
-    return bool(error.connection_invalidated) or isinstance(
-        error, OperationalError | InterfaceError
-    )
 
 
 @worker_process_init.connect

@@ -37,10 +37,10 @@ from celery.exceptions import NotRegistered
 from celery.utils.objects import Bunch
 from kombu.serialization import prepare_accept_content
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.db import make_engine, session_factory
+from domain.db import database_away, make_engine, session_factory
 from domain.secrets import Sealer
 from workers import runtime
 from workers.compat import TaskConsumer
@@ -226,10 +226,8 @@ class KeepingConsumer(TaskConsumer):
         cannot take with its body is kept without it."""
         try:
             return keep(self._letters, self._sealer, message, refusal)
-        except (OperationalError, InterfaceError):
-            raise
         except Exception as exc:
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            if isinstance(exc, DBAPIError) and database_away(exc):
                 raise
             why = f"body not stored: {_said(exc)}"
             log.warning("dead letter for task %s id %s: %s", refusal.task, refusal.task_id, why)

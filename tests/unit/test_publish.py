@@ -11,10 +11,11 @@ import pytest
 from kombu.exceptions import OperationalError
 from sqlalchemy.exc import DBAPIError
 
+from domain.db import database_away
 from domain.errors import RetryableError
 from domain.uow import Step
 from workers import base
-from workers.base import BackroomTask, DatabaseAway, lost_database
+from workers.base import BackroomTask, DatabaseAway
 
 STEPS = [Step(1, "inventory.reserve", {"order_id": "0b7e3c3e-3f0a-4f43-9b7b-5b1c8a1f0d01"})]
 
@@ -87,6 +88,6 @@ def test_given_a_server_that_crashed_mid_statement_then_the_step_is_retried_not_
     refused = _wrapped(psycopg2.DataError("integer out of range"))
     unreachable = _wrapped(psycopg2.OperationalError("connection refused"))
 
-    assert [lost_database(e) for e in (crashed, refused, unreachable)] == [True, False, True]
+    assert [database_away(e) for e in (crashed, refused, unreachable)] == [True, False, True]
     assert issubclass(DatabaseAway, RetryableError)
     assert any(issubclass(DatabaseAway, kind) for kind in BackroomTask.autoretry_for)
