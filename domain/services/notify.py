@@ -42,7 +42,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import uow
 from domain.models import Notification, NotificationStatus, Order, OrderItem
 from domain.notifications import Kind, render
-from domain.ports import Mailer, MailRejected, MailUnavailable
+from domain.ports import Email, Mailer, MailRejected, MailUnavailable
+from domain.services.mailing import send_each
 from domain.sql import Statement
 from domain.validation import sql_literal
 
@@ -181,25 +182,24 @@ def claim(session: Session, order_id: uuid.UUID) -> list[Claimed]:
 def deliver(
     factory: sessionmaker[Session], mailer: Mailer, claimed: Sequence[Claimed], now: datetime
 ) -> Delivery:
-    """Hand each claimed email to the mail server, in order, marking each sent as soon as the
-    server took it. An email refused for good is passed over for the next; a server that
-    cannot take mail now ends the batch. No transaction is open across the server."""
-    delivery = Delivery()
-    for position, email in enumerate(claimed):
-        message = render(email.kind, email.context, to=email.recipient, message_id=_id(email))
-        try:
-            mailer.send(message)
-        except MailRejected as error:
-            delivery.rejected.append((email, error))
-            continue
-        except MailUnavailable as error:
-            delivery.unavailable = error
-            delivery.untried = list(claimed[position:])
-            break
+    """Hand each claimed email to the mail server, in order (`mailing.send_each`), marking each
+    sent as soon as the server took it. An email refused for good is passed over for the next;
+    a server that cannot take mail now ends the batch. No transaction is open across the
+    server."""
+
+    def marked(email: Claimed, _: Email) -> None:
         mark_sent(factory, email.id, now)
-        delivery.sent.append(email)
         number = email.context["order_number"]
         log.info("order=%s notification=%s kind=%s sent", number, email.id, email.kind)
+
+    mailing = send_each(mailer, claimed, _message, marked)
+    delivery = Delivery(sent=mailing.sent)
+    for email, error in mailing.refused:
+        if isinstance(error, MailUnavailable):  # the last refusal: the batch ended there
+            delivery.unavailable = error
+            delivery.untried = list(claimed[claimed.index(email) :])
+        else:
+            delivery.rejected.append((email, error))
     return delivery
 
 
@@ -264,8 +264,8 @@ def summary(delivery: Delivery) -> str:
     return "; ".join(parts)
 
 
-def _id(email: Claimed) -> str:
-    return f"{email.id}@backroom"
+def _message(email: Claimed) -> Email:
+    return render(email.kind, email.context, to=email.recipient, message_id=f"{email.id}@backroom")
 
 
 def _context(rows: Sequence[Any]) -> dict[str, Any]:
