@@ -79,9 +79,13 @@ def broker(request: pytest.FixtureRequest) -> Broker:
     nothing an earlier test left on the server (a message a stopped worker still held) reaches
     this test's workers or its counts."""
     if request.param == "redis":
-        shared: Broker = request.getfixturevalue("redis_broker")
-        return dataclasses.replace(shared, key_prefix=f"{shared.key_prefix}{run_id()}:")
+        return of_its_own(request.getfixturevalue("redis_broker"))
     return request.getfixturevalue("rabbit_broker")  # type: ignore[no-any-return]
+
+
+def of_its_own(redis_broker: Broker) -> Broker:
+    """The run's Redis broker under a key prefix of one test's own."""
+    return dataclasses.replace(redis_broker, key_prefix=f"{redis_broker.key_prefix}{run_id()}:")
 
 
 def worker_env(

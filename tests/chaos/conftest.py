@@ -8,7 +8,6 @@ break something else, so that no message one test left behind reaches the next t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from sqlalchemy import Engine
 
 import migrations
 from domain.db import make_engine
-from tests.brokers import worker_env
+from tests.brokers import of_its_own, worker_env
 from tests.chaos.workload import Run
-from tests.e2e.harness import Broker, Processes, run_id, truncate_everything
+from tests.e2e.harness import Broker, Processes, truncate_everything
 from tests.smtp_server import SmtpServer
 from workers import embedded
 
@@ -55,7 +54,7 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
 @pytest.fixture
 def own_prefix(redis_broker: Broker) -> Broker:
     """The run's Redis, under a key prefix of this test's own."""
-    return dataclasses.replace(redis_broker, key_prefix=f"{redis_broker.key_prefix}{run_id()}:")
+    return of_its_own(redis_broker)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, text
 
 from domain.models import RunStatus
 from domain.services import runs
-from tests.e2e.harness import Broker, rows, run_id, scalar
+from tests.brokers import of_its_own
+from tests.e2e.harness import Broker, rows, scalar
 from tests.integration.test_cli import backroom, explain
 
 NEW_YORK = "America/New_York"
@@ -258,12 +259,7 @@ def test_given_an_unknown_entry_name_then_exit_2_listing_the_names_and_nothing_c
 @pytest.fixture
 def own_queues(redis_broker: Broker) -> Iterator[tuple[Broker, redis.Redis]]:
     """The Redis broker with keys of the test's own, and a client to look at its queues."""
-    broker = Broker(
-        redis_broker.name,
-        redis_broker.url,
-        redis_broker.result_backend,
-        f"{redis_broker.key_prefix}{run_id()}:",
-    )
+    broker = of_its_own(redis_broker)
     client = redis.Redis.from_url(broker.url)
     try:
         yield broker, client
