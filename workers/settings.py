@@ -78,6 +78,13 @@ class Settings(BaseSettings):
 
     flower_user: str = "admin"
     flower_password: SecretStr | None = None
+    # RabbitMQ's management API (`http://user:password@host:15672/api/`), for Flower's
+    # Broker page on RabbitMQ (on Redis, Flower reads the queues from the broker itself).
+    flower_broker_api: SecretStr | None = None
+
+    # `text` (default): one readable line per event; `json`: one JSON object per line, for a
+    # log collector. Both carry the task id, task name, order number and step where known.
+    log_format: Literal["text", "json"] = "text"
 
     # The keys that seal payment tokens at rest (comma-separated Fernet keys in the variable):
     # the first seals, every one opens, so a new key goes first and old ones stay until what
