@@ -1,70 +1,30 @@
-"""Flower as operators start it (`backroom flower`): it never answers without credentials."""
+"""Flower as operators start it (`backroom flower`): it never answers without credentials, and
+no password it is given shows in its command line or its log."""
 
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import urllib.error
-import urllib.request
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 
 from tests.brokers import worker_env
-from tests.e2e.harness import REPO, Broker, wait_for
+from tests.e2e.flower import (
+    USER,
+    Flower,
+    command_lines,
+    free_port,
+    run_briefly,
+    running_flower,
+    status_of,
+)
+from tests.e2e.harness import Broker, wait_for
 from tests.smtp_server import SmtpServer
-
-USER = "ops"
-
-
-@dataclass(frozen=True)
-class Flower:
-    url: str
-    password: str
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.5):
-            return True
-    except OSError:
-        return False
-
-
-def status_of(url: str, user: str | None = None, password: str | None = None) -> int:
-    request = urllib.request.Request(url)
-    if user is not None:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 @pytest.fixture
@@ -76,30 +36,8 @@ def flower_env(
 
 @pytest.fixture
 def flower(flower_env: dict[str, str], tmp_path: Path) -> Iterator[Flower]:
-    port, password = free_port(), secrets.token_urlsafe(16)
-    log = tmp_path / "flower.log"
-    argv = ["flower", f"--port={port}", "--address=127.0.0.1"]
-    env = {**flower_env, "BACKROOM_FLOWER_USER": USER, "BACKROOM_FLOWER_PASSWORD": password}
-    with log.open("ab") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", *argv],
-            cwd=REPO,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(
-            lambda: answers(port) or proc.poll() is not None,
-            60,
-            f"Flower to listen on port {port}",
-            lambda: log.read_text(errors="replace"),
-        )
-        assert proc.poll() is None, f"Flower exited:\n{log.read_text(errors='replace')}"
-        yield Flower(f"http://127.0.0.1:{port}/", password, log)
-    finally:
-        stop(proc)
+    with running_flower(flower_env, tmp_path) as started:
+        yield started
 
 
 def test_given_flower_running_when_no_credentials_then_401(flower: Flower) -> None:
@@ -115,27 +53,7 @@ def test_given_flower_running_when_right_credentials_then_200_and_password_not_l
     flower: Flower,
 ) -> None:
     assert status_of(flower.url, USER, flower.password) == 200
-    assert flower.password not in flower.log.read_text(errors="replace")
-
-
-def run_briefly(env: dict[str, str], timeout: float = 20) -> tuple[int | None, str, str]:
-    """`backroom flower` expected to refuse at once: (exit code or None if it kept running)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", "flower", f"--port={free_port()}"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-        return proc.returncode, stdout, stderr
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        return None, stdout, stderr
+    assert flower.password not in flower.logged()
 
 
 def test_given_no_flower_password_when_flower_then_exit_2_saying_it_must_be_set(
@@ -161,3 +79,66 @@ def test_given_empty_flower_password_when_flower_then_refused_not_served_without
         f"(exit {code})\n--- stdout\n{stdout[-2000:]}--- stderr\n{stderr[-2000:]}"
     )
     assert "BACKROOM_FLOWER_PASSWORD" in stdout + stderr
+
+
+class ManagementApiRecorder(BaseHTTPRequestHandler):
+    """Stands where RabbitMQ's management API would be (its plugin is not needed for this
+    test): notes each request's path and credentials, answers with no queues."""
+
+    seen: list[tuple[str, str]]
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Authorization", "")))
+        body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: pytest shows what the test asserts
+
+
+@pytest.fixture
+def management_api() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """(`http://127.0.0.1:<port>/api/`, the requests it got: (path, Authorization))."""
+    seen: list[tuple[str, str]] = []
+    handler = type("Recorder", (ManagementApiRecorder,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_given_broker_api_on_rabbitmq_when_broker_page_then_asked_with_its_login_not_on_argv(
+    database_url: str,
+    rabbit_broker: Broker,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    management_api: tuple[str, list[tuple[str, str]]],
+) -> None:
+    api, seen = management_api
+    api_password = secrets.token_urlsafe(12)
+    env = worker_env(database_url, rabbit_broker, smtp_server, tmp_path)
+    env["BACKROOM_FLOWER_BROKER_API"] = api.replace("://", f"://monitor:{api_password}@")
+
+    with running_flower(env, tmp_path) as flower:
+        assert status_of(flower.url + "broker", USER, flower.password) == 200
+        wait_for(lambda: bool(seen), 10, "Flower to ask the management API", flower.logged)
+        shown_to_everyone = "\n".join(command_lines(flower.pid))
+
+    vhost = urlsplit(rabbit_broker.url).path[1:]  # in the API's path, as Flower writes it
+    vhost = vhost if vhost == "/" else quote(vhost, "")
+    assert seen[0] == (
+        f"/api/queues/{vhost}",
+        "Basic " + base64.b64encode(f"monitor:{api_password}".encode()).decode(),
+    )
+    assert "workers.cli flower" in shown_to_everyone, "the process was not found"
+    for secret in (api_password, flower.password):
+        assert secret not in shown_to_everyone
+        assert secret not in flower.logged()

@@ -31,11 +31,21 @@ def cmd_flower(settings: Settings, args: argparse.Namespace) -> int:
     with served(settings):
         from workers.app import app
 
-        os.environ["FLOWER_BASIC_AUTH"] = (
-            f"{settings.flower_user}:{settings.flower_password.get_secret_value()}"
-        )
+        os.environ.update(flower_environment(settings))
         app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
     return 0
+
+
+def flower_environment(settings: Settings) -> dict[str, str]:
+    """Flower's options that hold a password, as the `FLOWER_*` variables Flower reads them
+    from: a process's environment is readable by its own user only, its command line by every
+    user of the machine (`ps`)."""
+    password = settings.flower_password.get_secret_value() if settings.flower_password else ""
+    env = {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{password}"}
+    api = settings.flower_broker_api.get_secret_value() if settings.flower_broker_api else ""
+    if api:
+        env["FLOWER_BROKER_API"] = api  # RabbitMQ's management API, for the Broker page
+    return env
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
