@@ -83,6 +83,21 @@ class Processes:
     def beat(self, name: str = "beat", **extra: str) -> subprocess.Popen[bytes]:
         return self._spawn(name, ["beat", "-l", "INFO"], extra)
 
+    def serve(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
+        """Another long-running `backroom` command (`metrics`, ...), stopped with the others."""
+        return self._spawn(name, list(argv), {})
+
+    def command(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`backroom <argv>` run to its end in the same environment; its output kept."""
+        return subprocess.run(
+            [sys.executable, "-m", "workers.cli", *argv],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the whole process group: the worker and its pool children, no goodbye."""
         os.killpg(proc.pid, signal.SIGKILL)

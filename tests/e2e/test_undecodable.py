@@ -15,7 +15,6 @@ import json
 import os
 import pickle
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from celery.exceptions import NotRegistered
 from kombu import Connection, Queue
 from sqlalchemy import Engine, text
 
-from tests.e2e.harness import REPO, Broker, Processes, rows, scalar, wait_for, wait_for_workers
+from tests.e2e.harness import Broker, Processes, rows, scalar, wait_for, wait_for_workers
 from tests.e2e.test_pipeline import order, stock
 from tests.e2e.test_raw_protocol import message
 from workers.cli.run import QUEUES
@@ -84,14 +83,7 @@ def depths(broker: Broker) -> dict[str, int]:
 
 
 def backroom(processes: Processes, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *argv],
-        cwd=REPO,
-        env=processes.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return processes.command(*argv)
 
 
 def letters(engine: Engine) -> dict[str | None, Any]:
