@@ -8,6 +8,10 @@ Each tick the leader, on the connection that holds the leadership lock:
    and inserts the slot's row (UNIQUE (entry, slot): a slot claimed before is not claimed
    again); after that commit it sends the task with the slot, then marks the row sent.
 
+Each turn of the loop beats the heart (`active` before each tick; `standby` or `waiting` at each
+poll while it waits for the lock, see `scheduler.leader`): a loop that stops turning (a tick
+that hangs, a frozen process) stops the beats, which a health check sees.
+
 A leader whose lock or connection is gone (database restart, connection killed,
 `idle_session_timeout`) stops at once: `LeadershipLost` or the database error leaves `run`,
 and `backroom beat` exits non-zero so its supervisor starts it again, as a standby.
@@ -24,7 +28,7 @@ from sqlalchemy import Connection, Engine
 
 from domain.ports import Clock, SystemClock
 from domain.services import runs
-from scheduler.leader import LOCK_KEY, leadership
+from scheduler.leader import LOCK_KEY, Heartbeat, leadership, no_heartbeat
 from scheduler.schedule import Entry
 
 log = logging.getLogger("backroom.beat")
@@ -34,7 +38,8 @@ RESEND_AFTER = timedelta(seconds=10)  # a claim not sent by then is sent by the 
 
 class Beat:
     """The scheduler loop. `send` publishes a claimed slot's task (the composition root gives
-    it the Celery app); `stop` ends the loop at the next tick."""
+    it the Celery app); `heartbeat` is told the beat's role at each turn of the loop; `stop`
+    ends the loop at the next tick."""
 
     def __init__(
         self,
@@ -45,8 +50,10 @@ class Beat:
         clock: Clock | None = None,
         tick_seconds: float = 1.0,
         poll_seconds: float = 2.0,
+        heartbeat: Heartbeat = no_heartbeat,
     ) -> None:
         self.engine, self.entries, self.send = engine, list(entries), send
+        self.heartbeat = heartbeat
         self.clock = clock or SystemClock()
         self.tick_seconds, self.poll_seconds = tick_seconds, poll_seconds
         self.stop = threading.Event()
@@ -54,12 +61,15 @@ class Beat:
 
     def run(self) -> None:
         """Stand by until this beat leads, then lead until stopped (or the lock is lost)."""
-        with leadership(self.engine, self.stop, poll_seconds=self.poll_seconds) as conn:
+        with leadership(
+            self.engine, self.stop, poll_seconds=self.poll_seconds, heartbeat=self.heartbeat
+        ) as conn:
             with conn.begin():
                 runs.fenced(conn, LOCK_KEY)
                 self.last = runs.last_slots(conn)
             self._send_unsent(conn, older_than=timedelta(0))
             while not self.stop.is_set():
+                self.heartbeat("active")
                 self.tick(conn)
                 self.stop.wait(self.tick_seconds)
 

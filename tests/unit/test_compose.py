@@ -1,5 +1,6 @@
 """docker-compose.yml, checked without Docker: the Compose Specification's JSON Schema, then
-what a user would check by reading the file (dependencies, image, queues, auth, healthchecks).
+what a user would check by reading the file (dependencies, image, queues, auth, healthchecks,
+restart policies, the standby beat, payments apart).
 
 No Docker engine runs where these tests run, so the schema is the closest thing to
 `docker compose config`. The schema is vendored in `tests/data/compose-spec.json` (origin and
@@ -28,9 +29,11 @@ SCHEMA_FILE = REPO_ROOT / "tests" / "data" / "compose-spec.json"
 
 INFRASTRUCTURE = ("postgres", "redis", "rabbitmq")
 WORKERS = ("worker-orders", "worker-payments", "worker-notifications", "worker-reports")
-APP_SERVICES = ("migrate", *WORKERS, "beat", "flower")
+BEATS = ("beat", "beat-standby")
+APP_SERVICES = ("migrate", *WORKERS, *BEATS, "flower", "metrics")
 QUEUES = {"orders", "inventory", "payments", "notifications", "reports"}
-LONG_RUNNING = (*INFRASTRUCTURE, *WORKERS, "beat", "flower")
+LONG_RUNNING = (*INFRASTRUCTURE, *WORKERS, *BEATS, "flower", "metrics")
+FLOWER_ONLY = {"BACKROOM_FLOWER_USER", "BACKROOM_FLOWER_PASSWORD", "BACKROOM_FLOWER_BROKER_API"}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?[^}]*\}")
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:(\$\{[^}]*\}|[^@/\s]*)@")
 
@@ -84,6 +87,27 @@ def _service(compose: dict[str, Any], name: str) -> dict[str, Any]:
 def _command(service: dict[str, Any]) -> list[str]:
     command = service.get("command", [])
     return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def _option(command: list[str], *names: str) -> str | None:
+    """The value of the first of `names` in `command` (`-n X` or `--name=X`), or None."""
+    for i, arg in enumerate(command):
+        for name in names:
+            if arg == name and i + 1 < len(command):
+                return command[i + 1]
+            if arg.startswith(f"{name}="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def _health_command(service: dict[str, Any]) -> list[str]:
+    """The health check's command, without Docker's `CMD` / `CMD-SHELL` marker."""
+    test = service.get("healthcheck", {}).get("test", [])
+    if isinstance(test, str):
+        return shlex.split(test)
+    if test[:1] == ["CMD-SHELL"]:
+        return shlex.split(test[1])
+    return list(test[1:]) if test[:1] == ["CMD"] else []
 
 
 def _depends_on(service: dict[str, Any]) -> dict[str, str]:
@@ -233,10 +257,16 @@ def test_given_the_app_services_when_reading_their_environment_then_it_is_the_sa
     compose: dict[str, Any],
 ) -> None:
     environments = [_service(compose, name)["environment"] for name in APP_SERVICES]
+    shared = _service(compose, "migrate")["environment"]
+    flower = _service(compose, "flower")["environment"]
 
-    assert all(environment == environments[0] for environment in environments)
+    # the same settings everywhere; Flower adds its own credentials, which no other service gets
+    others = [env for name, env in zip(APP_SERVICES, environments, strict=True) if name != "flower"]
+    assert all(environment == shared for environment in others)
+    assert {k: v for k, v in flower.items() if k not in FLOWER_ONLY} == shared
+    assert not FLOWER_ONLY & set(shared)
     assert {"BACKROOM_DATABASE_URL", "BACKROOM_BROKER_URL", "BACKROOM_RESULT_BACKEND"} <= set(
-        environments[0]
+        shared
     )
 
 
@@ -246,6 +276,61 @@ def test_given_the_workers_when_reading_their_commands_then_every_queue_is_consu
     consumed = set().union(*(_queues(_service(compose, name)) for name in WORKERS))
 
     assert consumed == QUEUES
+
+
+def test_given_the_payments_queue_when_reading_the_workers_then_only_its_own_service_serves_it(
+    compose: dict[str, Any],
+) -> None:
+    serving = {
+        name for name, service in compose["services"].items() if "payments" in _queues(service)
+    }
+    payments = _service(compose, "worker-payments")
+
+    assert serving == {"worker-payments"}
+    assert _queues(payments) == {"payments"}, "the payments worker serves other queues too"
+    assert _option(_command(payments), "-c", "--concurrency"), "no concurrency of its own"
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_given_a_worker_when_reading_it_then_its_health_check_pings_its_own_node_name(
+    compose: dict[str, Any], name: str
+) -> None:
+    worker = _service(compose, name)
+    check = _health_command(worker)
+
+    assert check[:3] == ["backroom", "health", "worker"], f"{name}: {check}"
+    # `backroom health worker` resolves a name as `worker -n` does: none is celery@<hostname>
+    assert _option(check, "-n", "--name") == _option(_command(worker), "-n", "--hostname")
+    # the check runs in the worker's container, whose host name is the container's own: a fixed
+    # `hostname:` would give every replica of a scaled service the same node name
+    assert "hostname" not in worker
+    assert not worker["healthcheck"].get("disable", False)
+
+
+def test_given_the_beats_when_reading_them_then_two_run_one_to_stand_by(
+    compose: dict[str, Any],
+) -> None:
+    beats = [
+        name
+        for name, service in compose["services"].items()
+        if _command(service)[:2] == ["backroom", "beat"]
+    ]
+
+    assert sorted(beats) == sorted(BEATS)
+
+
+@pytest.mark.parametrize("name", BEATS)
+def test_given_a_beat_when_reading_it_then_its_health_check_watches_its_loop(
+    compose: dict[str, Any], name: str
+) -> None:
+    beat = _service(compose, name)
+
+    assert _health_command(beat)[:3] == ["backroom", "health", "beat"]
+    assert not beat["healthcheck"].get("disable", False)
+    assert _depends_on(beat)["migrate"] == "service_completed_successfully"
+    # each beat's heartbeat file lives in its own container: a shared data volume would let
+    # one beat's heartbeat hide the other's stuck loop
+    assert not beat.get("volumes")
 
 
 @pytest.mark.parametrize("name", WORKERS)
@@ -277,20 +362,44 @@ def test_given_the_migration_when_reading_it_then_it_runs_once_after_postgres_is
     assert _depends_on(migrate) == {"postgres": "service_healthy"}
 
 
-def test_given_flower_when_reading_its_command_then_basic_auth_takes_a_mandatory_password(
+def test_given_flower_when_reading_it_then_its_mandatory_password_is_in_its_environment_only(
     compose: dict[str, Any],
 ) -> None:
     flower = _service(compose, "flower")
-    auth = [arg for arg in _command(flower) if arg.startswith("--basic-auth=")]
+    password = flower["environment"]["BACKROOM_FLOWER_PASSWORD"]
+    commands = [
+        arg
+        for service in compose["services"].values()
+        for arg in _command(service) + _health_command(service)
+    ]
 
-    assert len(auth) == 1, "Flower must run with --basic-auth"
-    user_and_password = re.fullmatch(r"--basic-auth=(\$\{[^}]*\}|[^:$]+):(?P<password>.+)", auth[0])
-    assert user_and_password, f"expected --basic-auth=USER:PASSWORD, got {auth[0]!r}"
-    password = user_and_password["password"]
+    assert _command(flower) == ["backroom", "flower", "--port", "5555", "--address", "0.0.0.0"]
+    assert "5555:5555" in flower.get("ports", [])
     match = INTERPOLATION.fullmatch(password)
     assert match, f"Flower's password is written in clear: {password!r}"
+    assert match["name"] == "BACKROOM_FLOWER_PASSWORD"
     assert match["op"] == ":?", "Flower's password must be mandatory (${VAR:?message})"
-    assert "5555:5555" in flower.get("ports", [])
+    # a command line shows in `ps` to every user of the machine
+    assert not [arg for arg in commands if "FLOWER_PASSWORD" in arg or "basic-auth" in arg]
+    assert not [arg for arg in commands if URL_PASSWORD.search(arg)]
+
+
+def test_given_flower_when_reading_it_then_it_reads_the_queues_from_rabbitmqs_management_api(
+    compose: dict[str, Any],
+) -> None:
+    api = _service(compose, "flower")["environment"]["BACKROOM_FLOWER_BROKER_API"]
+
+    assert api == "http://backroom:${RABBITMQ_PASSWORD:-backroom}@rabbitmq:15672/api/"
+
+
+def test_given_the_metrics_service_when_reading_it_then_it_serves_on_port_9808_for_everyone(
+    compose: dict[str, Any],
+) -> None:
+    metrics = _service(compose, "metrics")
+
+    assert _command(metrics) == ["backroom", "metrics", "--port", "9808", "--address", "0.0.0.0"]
+    assert "9808:9808" in metrics.get("ports", [])
+    assert _depends_on(metrics)["migrate"] == "service_completed_successfully"
 
 
 def test_given_the_file_when_reading_passwords_then_none_is_written_in_clear(

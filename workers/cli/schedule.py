@@ -13,7 +13,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -22,10 +22,14 @@ from domain.db import make_engine
 from domain.ports import SystemClock
 from domain.services import runs
 from scheduler.schedule import Entry, UnknownEntry, entries, entry_named
+from workers.cli.health import MAX_AGE, HeartbeatFile, heartbeat_path
 from workers.cli.output import fail, out
 from workers.cli.servers import database, served
 from workers.routing import queue_for
 from workers.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduler.beat import Beat
 
 log = logging.getLogger("backroom.beat")
 LOST = 3  # the exit code of a leader that lost its lock or its database
@@ -40,26 +44,52 @@ def send_slot(claim: runs.Claim) -> str:
 
 
 def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the beat until SIGTERM (0) or a lost lock (3), its heartbeat in a file that
+    `backroom health beat` reads (removed on the way out)."""
     from scheduler.beat import Beat
-    from scheduler.leader import Stopped
 
     logging.getLogger("backroom.beat").setLevel(logging.INFO)  # say who is active, who waits
+    heartbeat = _heartbeat_file(settings, args)
     with served(settings) as urls:
         assert urls.database_url is not None
         engine = make_engine(urls.database_url, pool_size=0)
-        beat = Beat(engine, entries(settings), send_slot, tick_seconds=args.tick)
+        beat = Beat(
+            engine, entries(settings), send_slot, tick_seconds=args.tick, heartbeat=heartbeat.write
+        )
         signal.signal(signal.SIGTERM, lambda *_: beat.stop.set())
         signal.signal(signal.SIGINT, lambda *_: beat.stop.set())
         try:
-            beat.run()
-        except Stopped:  # stopped while it stood by
-            return 0
-        except (runs.LeadershipLost, DBAPIError) as error:
-            log.error("this beat stops: %s", str(error).splitlines()[0])
-            return LOST
+            return _run(beat)
         finally:
+            heartbeat.remove()
             engine.dispose()
+
+
+def _run(beat: Beat) -> int:
+    from scheduler.leader import Stopped
+
+    try:
+        beat.run()
+    except Stopped:  # stopped while it stood by
+        return 0
+    except (runs.LeadershipLost, DBAPIError) as error:
+        log.error("this beat stops: %s", str(error).splitlines()[0])
+        return LOST
     return 0
+
+
+def _heartbeat_file(settings: Settings, args: argparse.Namespace) -> HeartbeatFile:
+    """The beat's heartbeat file; a warning if another live beat beats in it already."""
+    heartbeat = HeartbeatFile(heartbeat_path(settings, args.heartbeat))
+    other = heartbeat.other_beat(MAX_AGE)
+    if other is not None:
+        log.warning(
+            "beat pid %d beats in %s too: `backroom health beat` sees one of them only; "
+            "give each beat its own --heartbeat file",
+            other.pid,
+            heartbeat.path,
+        )
+    return heartbeat
 
 
 def _local(moment: datetime | None, settings: Settings) -> str:
@@ -218,6 +248,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     beat = sub.add_parser("beat", help="start the beat (one active at a time; others stand by)")
     beat.add_argument("-l", "--loglevel", default="INFO", help="kept for compatibility")
     beat.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
+    beat.add_argument("--heartbeat", help="its heartbeat file (default: data dir/beat.heartbeat)")
     beat.set_defaults(handler=cmd_beat)
     schedule = sub.add_parser("schedule", help="the scheduled jobs: list, history, pause, run")
     actions = schedule.add_subparsers(dest="action", required=True, metavar="ACTION")
