@@ -9,20 +9,15 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
-from celery.app.log import TaskFormatter
 from celery.exceptions import CPendingDeprecationWarning
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
+from celery.utils.log import get_multiprocessing_logger
 
-from workers import embedded, routing, transport
+from workers import embedded, logs, routing, transport
 from workers.settings import Settings, load_settings
-
-# One line per event; inside a task every line (ours and the domain's) names the task and its id.
-LOG_FORMAT = (
-    "%(asctime)s %(levelname)s [%(processName)s] task=%(task_name)s id=%(task_id)s "
-    "%(name)s: %(message)s"
-)
 
 TASK_MODULES = [
     "tasks.orders",
@@ -83,8 +78,9 @@ def create_app(settings: Settings) -> Celery:
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
         enable_utc=True,
         timezone="UTC",
-        worker_log_format=LOG_FORMAT,
-        worker_task_log_format=LOG_FORMAT,
+        # Backroom's formatter replaces Celery's on every handler (see the signals below)
+        worker_log_format=logs.PLAIN_FORMAT,
+        worker_task_log_format=logs.PLAIN_FORMAT,
     )
     return app
 
@@ -98,11 +94,30 @@ warnings.filterwarnings(
 )
 
 
+# The worker's lines are Backroom's (`workers.logs`, text or JSON as `BACKROOM_LOG_FORMAT`
+# says): on the handlers Celery sets up for the root logger, billiard's (a pool process's
+# death) and the task logger; in JSON the start-up banner is one line like the others.
 @after_setup_logger.connect
-def _task_aware_lines(logger: logging.Logger, **_: object) -> None:
-    """Celery only stamps task id and name on its task loggers; stamp them on every line."""
-    for handler in logger.handlers:
-        handler.setFormatter(TaskFormatter(LOG_FORMAT, use_color=False))
+def _backroom_lines(logger: logging.Logger, **_: object) -> None:
+    log_format = load_settings().log_format
+    logs.install(logger, log_format)
+    pool_logger = get_multiprocessing_logger()
+    if pool_logger is not None:
+        logs.install(pool_logger, log_format)
+    logs.capture_strays(log_format)
+
+
+@after_setup_task_logger.connect
+def _backroom_task_lines(logger: logging.Logger, **_: object) -> None:
+    logs.install(logger, load_settings().log_format)
+
+
+@celeryd_after_setup.connect
+def _banner_in_one_line(instance: Any, **_: object) -> None:
+    if load_settings().log_format == "json":
+        banner = instance.startup_info(artlines=False).strip()
+        logging.getLogger("celery.apps.worker").info("starting\n%s", banner)
+        instance.quiet = True  # Celery prints no banner of its own
 
 
 app = create_app(load_settings())

@@ -6,6 +6,10 @@ Each handler does its step in the unit of work it is given and answers with what
 (`flow.after`: the step the order's new state waits for, and the send of new emails). An out
 of stock order is cancelled at the reservation and a declined payment at the capture; both then
 ask only for the send of the email that says so.
+
+The order's number is bound for the log lines (`domain.log_context`) where the step learns it:
+the placing here, the send from the emails it claims, the other steps where the order is
+loaded (`domain.services.state.load`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from domain import log_context
 from domain.contracts import OrderStep, PlaceOrder
 from domain.handlers.flow import after, order_step, result_of
 from domain.handlers.step import CallOut, Done, Ports, Work
@@ -29,6 +34,7 @@ def place(work: Work, cmd: PlaceOrder) -> Done:
     """`orders.place`: the order, its lines and its pending payment; then its reservation.
     The same idempotency key again answers with the order placed first, and asks for nothing."""
     placed = orders.place(work.session, cmd, work.now, work.ports.sealer)
+    log_context.bind(order=placed.order_number)
     log.info("order=%s placed=%s key=%s", placed.order_number, placed.created, cmd.idempotency_key)
     reserve_it = (order_step(RESERVE, uuid.UUID(placed.order_id)),) if placed.created else ()
     return Done(placed.as_result(), reserve_it)
@@ -81,7 +87,10 @@ def fulfil(work: Work, step: OrderStep) -> Done:
 # due), failed when refused for good or given up on (the step ends with that error: a dead
 # letter). Emails decided while this send ran get a send of their own.
 def _claim(session: Session, step: OrderStep) -> list[notify.Claimed] | None:
-    return notify.claim(session, step.order_id) or None
+    claimed = notify.claim(session, step.order_id)
+    if claimed:
+        log_context.bind(order=claimed[0].context["order_number"])
+    return claimed or None
 
 
 def _deliver(ports: Ports, claimed: list[notify.Claimed]) -> notify.Delivery:

@@ -10,6 +10,8 @@ commit together with the run's row locked, so a duplicate waits and then finds i
 then records the answer the same way. A database rule the work
 breaks (a CHECK, a UNIQUE, a value its column's type cannot hold) ends the step as
 `RuleViolated`, a sentence that names the rule, never the raw SQL with the row's contents.
+While a step runs, its name (and its order's number, when the payload names it) is bound for
+the log lines (`domain.log_context`); the binding ends with the step.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 
-from domain import contracts, integrity, steps, uow
+from domain import contracts, integrity, log_context, steps, uow
 from domain.handlers import jobs, orders, requests
 from domain.handlers.step import CallOut, Done, Handler, Ports, Ran, Work
 from domain.models import RunStatus
@@ -66,6 +68,12 @@ def parse(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> contracts
 def run_step(ports: Ports, task: str, payload: Any, *, consumed: int | None = None) -> Ran:
     """Run the step `task` on its parsed `payload`; `consumed`: the outbox row of the message
     being handled, marked consumed in the step's transaction."""
+    order = getattr(payload, "order_number", None)
+    with log_context.scope(step=task, order=order):
+        return _run(ports, task, payload, consumed)
+
+
+def _run(ports: Ports, task: str, payload: Any, consumed: int | None) -> Ran:
     handler = HANDLERS[task].handler
     if isinstance(handler, CallOut):
         return _call_out(ports, handler, payload, consumed)

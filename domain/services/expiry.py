@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from domain import log_context
 from domain.models import OrderStatus
 from domain.services import orders, state
 from domain.services.state import ORDERS, Outcome
@@ -49,10 +50,11 @@ def expire(session: Session, slot: datetime, hold: timedelta, now: datetime) -> 
     why = _why(hold)
     outcomes = []
     for order_id in overdue(session, slot - hold):
-        order = state.load(session, order_id)
-        if order is not None:
-            outcomes.append(orders.cancel_open(session, order, why, now))
-            log.info("order=%s %s", order.order_number, why.note)
+        with log_context.scope():  # each order's lines name it; the job's own lines none
+            order = state.load(session, order_id)
+            if order is not None:
+                outcomes.append(orders.cancel_open(session, order, why, now))
+                log.info("order=%s %s", order.order_number, why.note)
     return outcomes
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from domain import log_context
 from domain.models import (
     Inventory,
     InventoryVariant,
@@ -169,6 +170,7 @@ def load(session: Session, order_id: uuid.UUID) -> OrderState | None:
     if not rows:
         return None
     first = rows[0]
+    log_context.bind(order=first.order_number)  # the step's lines name the order it loaded
     lines = sorted(StockLine(r.tbl, r.stock_id, r.quantity, r.product_sku) for r in rows)
     return OrderState(
         id=first.id,

@@ -128,6 +128,15 @@ def test_given_non_numeric_smtp_port_when_any_command_then_exit_2_one_line_namin
     assert "Traceback" not in result.stderr
 
 
+def test_given_a_bad_setting_when_health_then_exit_1_as_a_health_check_must(
+    tmp_path: Path,
+) -> None:
+    result = backroom("health", "beat", data_dir=tmp_path, BACKROOM_SMTP_PORT="abc")
+
+    assert result.returncode == 1, explain(result)  # Docker reserves 2 for health checks
+    assert "BACKROOM_SMTP_PORT" in result.stderr
+
+
 def test_given_bad_database_url_with_password_then_error_never_shows_the_password(
     tmp_path: Path,
 ) -> None:
