@@ -254,6 +254,14 @@ def test_given_a_step_scope_when_it_ends_then_what_was_bound_inside_is_gone() ->
     assert dict(log_context.current()) == {}
 
 
+def test_given_no_step_running_when_a_service_binds_an_order_then_nothing_is_bound() -> None:
+    # given: a service called by a script or a test, not by a step (no scope)
+    assert log_context.bind(order="ORD-20240501-ABC123") is None
+
+    # then: nothing outlives the call to name later lines
+    assert dict(log_context.current()) == {}
+
+
 @pytest.fixture
 def root_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The root logger, Python's warnings and its uncaught-error hook as they were, after."""
