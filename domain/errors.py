@@ -6,6 +6,13 @@
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The error in one line, for a log line or an operator: its message's first line, or its
+    type's name when it has no message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
 

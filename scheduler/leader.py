@@ -23,6 +23,8 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from domain.errors import first_line
+
 log = logging.getLogger("backroom.beat")
 LOCK_KEY = 0x6261636B726F6F6D  # "backroom"
 ACTIVE = "this beat is the active one"
@@ -67,7 +69,7 @@ def wait_for_lock(
         try:
             conn = _try_lock(engine)
         except DBAPIError as error:  # the database is away: a standby keeps waiting
-            said = _say(said, f"database unreachable, waiting: {_first_line(error)}")
+            said = _say(said, f"database unreachable, waiting: {first_line(error)}")
             heartbeat("waiting")
         else:
             if conn is not None:
@@ -105,7 +107,3 @@ def _say(said: str | None, line: str) -> str:
     if line != said:
         log.warning(line)
     return line
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

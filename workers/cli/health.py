@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from domain.errors import first_line
 from scheduler.leader import Role
 from workers import embedded
 from workers.cli.output import fail, out
@@ -170,7 +171,7 @@ def _ping(name: str, timeout: float) -> tuple[bool, str]:
             conn.ensure_connection(max_retries=0, timeout=timeout)
             replies = app.control.ping(destination=[name], timeout=timeout, connection=conn)
     except Exception as error:  # whatever the broker's client raises: not healthy, no trace
-        return False, f"broker unreachable: {type(error).__name__}: {_first_line(error)}"
+        return False, f"broker unreachable: {type(error).__name__}: {first_line(error)}"
     if any(name in reply for reply in replies or []):
         return True, "answers ping"
     return False, f"no answer to ping within {timeout:g} s"
@@ -186,11 +187,6 @@ def _report(what: str, healthy: bool, why: str) -> int:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no message"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from domain.db import make_engine
+from domain.errors import first_line
 from domain.ports import SystemClock
 from domain.services import runs
 from scheduler.schedule import Entry, UnknownEntry, entries, entry_named
@@ -73,7 +74,7 @@ def _run(beat: Beat) -> int:
     except Stopped:  # stopped while it stood by
         return 0
     except (runs.LeadershipLost, DBAPIError) as error:
-        log.error("this beat stops: %s", str(error).splitlines()[0])
+        log.error("this beat stops: %s", first_line(error))
         return LOST
     return 0
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from celery import Celery
 from sqlalchemy import Engine
 
+from domain.errors import first_line
 from domain.services import runs, vitals
 from scheduler.schedule import Entry
 from workers.observe import queues
@@ -44,13 +45,13 @@ def take(app: Celery, engine: Engine, entries: Sequence[Entry]) -> Snapshot:
             connection.ensure_connection(max_retries=1)
             snap.queue_depth = queues.depths(connection, QUEUES)
     except Exception as error:
-        snap.errors["broker"] = _first_line(error)
+        snap.errors["broker"] = first_line(error)
     try:
         with engine.connect() as conn:
             snap.vitals = vitals.read(conn)
             paused = runs.paused(conn)
     except Exception as error:
-        snap.errors["database"] = _first_line(error)
+        snap.errors["database"] = first_line(error)
     else:
         snap.schedule = {e.name: _lag(e, snap.vitals, e.name in paused) for e in entries}
     return snap
@@ -73,8 +74,3 @@ def _lag(entry: Entry, seen: vitals.Vitals, paused: bool) -> EntryLag:
 
 def _seconds(delta: timedelta) -> float:
     return max(0.0, delta.total_seconds())
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
