@@ -24,6 +24,19 @@ def clean(engine: Engine) -> Engine:
 
 
 @pytest.fixture
+def redis_processes(
+    database_url: str, redis_broker: Broker, smtp_server: SmtpServer, tmp_path: Path, clean: Engine
+) -> Iterator[Processes]:
+    """Worker and beat processes on the run's Redis (its key prefix, shared by the run's tests),
+    for tests about something other than the broker."""
+    procs = Processes(worker_env(database_url, redis_broker, smtp_server, tmp_path), tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+@pytest.fixture
 def processes(
     database_url: str, broker: Broker, smtp_server: SmtpServer, tmp_path: Path, clean: Engine
 ) -> Iterator[Processes]:

@@ -89,14 +89,7 @@ class Processes:
 
     def command(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`backroom <argv>` run to its end in the same environment; its output kept."""
-        return subprocess.run(
-            [sys.executable, "-m", "workers.cli", *argv],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return backroom(self.env, *argv, timeout=timeout)
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the whole process group: the worker and its pool children, no goodbye."""
@@ -121,6 +114,21 @@ class Processes:
             f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
             for path in sorted(self.log_dir.glob("*.log"))
         )
+
+
+def backroom(
+    env: dict[str, str], *argv: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`backroom <argv>` run to its end in `env`, as an operator (or a health check) runs it;
+    its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_for(

@@ -7,18 +7,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
-from sqlalchemy import Engine
 
-from tests.brokers import worker_env
-from tests.e2e.harness import REPO, Broker, Processes, wait_for, wait_for_workers
-from tests.smtp_server import SmtpServer
+from tests.e2e.harness import Broker, Processes, backroom, wait_for, wait_for_workers
 
 HOST = socket.gethostname()
 QUICK = 10.0  # seconds: the compose file's health check timeout
@@ -26,14 +22,7 @@ QUICK = 10.0  # seconds: the compose file's health check timeout
 
 def health(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`backroom health ARGS` as a container's health check runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", "health", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return backroom(env, "health", *args, timeout=60)
 
 
 def timed_health(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -129,17 +118,6 @@ def test_given_a_broker_that_refuses_connections_when_health_worker_then_1_quick
 # --- beat ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def beat_processes(
-    database_url: str, redis_broker: Broker, smtp_server: SmtpServer, tmp_path: Path
-) -> Iterator[Processes]:
-    procs = Processes(worker_env(database_url, redis_broker, smtp_server, tmp_path), tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
-
-
 def machine(procs: Processes, data_dir: Path) -> dict[str, str]:
     """The environment of a beat (and its health check) on a machine of its own."""
     return {**procs.env, "BACKROOM_DATA_DIR": str(data_dir)}
@@ -151,72 +129,60 @@ def says(env: dict[str, str], role: str, *args: str) -> bool:
 
 
 def test_given_an_active_and_a_standby_beat_then_both_are_healthy_and_a_stopped_one_is_not(
-    database_url: str,
-    redis_broker: Broker,
-    smtp_server: SmtpServer,
-    clean: Engine,
-    tmp_path: Path,
+    redis_processes: Processes, tmp_path: Path
 ) -> None:
-    with beat_processes(database_url, redis_broker, smtp_server, tmp_path) as procs:
-        a, b = machine(procs, tmp_path / "a"), machine(procs, tmp_path / "b")
-        # given an active beat and a standby, each on its own machine (data folder)
-        first = procs.beat("beat-a", BACKROOM_DATA_DIR=a["BACKROOM_DATA_DIR"])
-        wait_for(lambda: says(a, "active"), 30, "beat a healthy and active", procs.logs)
-        procs.beat("beat-b", BACKROOM_DATA_DIR=b["BACKROOM_DATA_DIR"])
-        wait_for(lambda: says(b, "standby"), 30, "beat b healthy, standing by", procs.logs)
+    procs = redis_processes
+    a, b = machine(procs, tmp_path / "a"), machine(procs, tmp_path / "b")
+    # given an active beat and a standby, each on its own machine (data folder)
+    first = procs.beat("beat-a", BACKROOM_DATA_DIR=a["BACKROOM_DATA_DIR"])
+    wait_for(lambda: says(a, "active"), 30, "beat a healthy and active", procs.logs)
+    procs.beat("beat-b", BACKROOM_DATA_DIR=b["BACKROOM_DATA_DIR"])
+    wait_for(lambda: says(b, "standby"), 30, "beat b healthy, standing by", procs.logs)
 
-        # when the active one is stopped
-        assert stop(first) == 0, procs.logs()
+    # when the active one is stopped
+    assert stop(first) == 0, procs.logs()
 
-        # then it is unhealthy at once (it removed its heartbeat), and the standby leads
-        done = health(a, "beat")
-        assert done.returncode == 1
-        assert "no heartbeat file" in done.stderr
-        wait_for(lambda: says(b, "active"), 30, "beat b healthy and active", procs.logs)
+    # then it is unhealthy at once (it removed its heartbeat), and the standby leads
+    done = health(a, "beat")
+    assert done.returncode == 1
+    assert "no heartbeat file" in done.stderr
+    wait_for(lambda: says(b, "active"), 30, "beat b healthy and active", procs.logs)
 
 
 def test_given_a_beat_killed_when_health_beat_then_it_is_unhealthy_at_once(
-    database_url: str,
-    redis_broker: Broker,
-    smtp_server: SmtpServer,
-    clean: Engine,
-    tmp_path: Path,
+    redis_processes: Processes, tmp_path: Path
 ) -> None:
-    with beat_processes(database_url, redis_broker, smtp_server, tmp_path) as procs:
-        beat = procs.beat("beat")
-        wait_for(lambda: says(procs.env, "active"), 30, "the beat healthy", procs.logs)
+    procs = redis_processes
+    beat = procs.beat("beat")
+    wait_for(lambda: says(procs.env, "active"), 30, "the beat healthy", procs.logs)
 
-        procs.kill(beat)  # SIGKILL: no goodbye, its heartbeat file stays behind
+    procs.kill(beat)  # SIGKILL: no goodbye, its heartbeat file stays behind
 
-        done = health(procs.env, "beat")
-        assert (tmp_path / "beat.heartbeat").exists()
-        assert done.returncode == 1
-        assert f"the beat is gone: pid {beat.pid} does not run" in done.stderr
+    done = health(procs.env, "beat")
+    assert (tmp_path / "beat.heartbeat").exists()
+    assert done.returncode == 1
+    assert f"the beat is gone: pid {beat.pid} does not run" in done.stderr
 
 
 def test_given_a_beat_whose_loop_is_stuck_then_it_turns_unhealthy_within_max_age(
-    database_url: str,
-    redis_broker: Broker,
-    smtp_server: SmtpServer,
-    clean: Engine,
-    tmp_path: Path,
+    redis_processes: Processes, tmp_path: Path
 ) -> None:
     max_age = "4"
-    with beat_processes(database_url, redis_broker, smtp_server, tmp_path) as procs:
-        beat = procs.beat("beat")
-        wait_for(lambda: says(procs.env, "active", "--max-age", max_age), 30, "healthy beat")
+    procs = redis_processes
+    beat = procs.beat("beat")
+    wait_for(lambda: says(procs.env, "active", "--max-age", max_age), 30, "healthy beat")
 
-        # when its loop stops turning (the process frozen), then unhealthy within max-age
-        with frozen([beat.pid]):
-            wait_for(
-                lambda: health(procs.env, "beat", "--max-age", max_age).returncode == 1,
-                float(max_age) + QUICK,
-                "the stuck beat to turn unhealthy",
-                procs.logs,
-            )
-            done = health(procs.env, "beat", "--max-age", max_age)
-            assert "the beat's loop is stuck: active" in done.stderr
-            assert beat.poll() is None  # alive all along: only its loop stopped
+    # when its loop stops turning (the process frozen), then unhealthy within max-age
+    with frozen([beat.pid]):
+        wait_for(
+            lambda: health(procs.env, "beat", "--max-age", max_age).returncode == 1,
+            float(max_age) + QUICK,
+            "the stuck beat to turn unhealthy",
+            procs.logs,
+        )
+        done = health(procs.env, "beat", "--max-age", max_age)
+        assert "the beat's loop is stuck: active" in done.stderr
+        assert beat.poll() is None  # alive all along: only its loop stopped
 
-        # when it turns again, then it is healthy again
-        wait_for(lambda: says(procs.env, "active", "--max-age", max_age), 30, "healthy again")
+    # when it turns again, then it is healthy again
+    wait_for(lambda: says(procs.env, "active", "--max-age", max_age), 30, "healthy again")

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ from sqlalchemy import Engine
 
 from domain import steps
 from scheduler.leader import ACTIVE
-from tests.brokers import of_its_own, worker_env
+from tests.brokers import of_its_own
 from tests.e2e.harness import Broker, Processes, wait_for, wait_for_workers
 from tests.e2e.test_pipeline import all_final, order, stock
-from tests.smtp_server import SmtpServer
 
 JSON = {"BACKROOM_LOG_FORMAT": "json"}
 FIELDS = {"time", "level", "logger", "process", "message", "task_id", "task_name", "order", "step"}
@@ -34,14 +32,10 @@ def broker(redis_broker: Broker) -> Broker:
 
 
 @pytest.fixture
-def json_processes(
-    database_url: str, broker: Broker, smtp_server: SmtpServer, tmp_path: Path, clean: Engine
-) -> Iterator[Processes]:
-    procs = Processes({**worker_env(database_url, broker, smtp_server, tmp_path), **JSON}, tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
+def json_processes(processes: Processes) -> Processes:
+    """The test's processes (on its own Redis prefix), logging JSON."""
+    processes.env.update(JSON)
+    return processes
 
 
 def raw_lines(path: Path) -> list[str]:

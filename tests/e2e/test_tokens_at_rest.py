@@ -10,7 +10,6 @@ import json
 import stat
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,11 @@ from sqlalchemy import Engine
 from backroom_client import BackroomClient
 from domain import secrets
 from domain.contracts import ContractViolation
-from tests.brokers import worker_env
 from tests.e2e.harness import Broker, Processes, rows, scalar, wait_for, wait_for_workers
 from tests.e2e.test_pipeline import order, stock
 from tests.smtp_server import SmtpServer
 from tests.token_scan import stored_in
 from workers.runtime import KEY_FILE
-
-
-@pytest.fixture
-def redis_processes(
-    database_url: str, redis_broker: Broker, smtp_server: SmtpServer, tmp_path: Path, clean: Engine
-) -> Iterator[Processes]:
-    procs = Processes(worker_env(database_url, redis_broker, smtp_server, tmp_path), tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 class Events:

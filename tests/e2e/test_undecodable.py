@@ -82,10 +82,6 @@ def depths(broker: Broker) -> dict[str, int]:
     return found
 
 
-def backroom(processes: Processes, *argv: str) -> subprocess.CompletedProcess[str]:
-    return processes.command(*argv)
-
-
 def letters(engine: Engine) -> dict[str | None, Any]:
     found = rows(
         engine, "SELECT task, task_id, queue, reason, error_type, payload FROM dead_letters"
@@ -209,9 +205,9 @@ def test_given_a_message_kept_when_listed_shown_and_replayed_then_shown_whole_an
     wait_for(lambda: scalar(clean, "SELECT count(*) FROM dead_letters") == 1, 60, "a dead letter")
     letter_id = str(scalar(clean, "SELECT id FROM dead_letters"))
 
-    listed = backroom(processes, "dead-letters", "list")
-    shown = backroom(processes, "dead-letters", "show", letter_id)
-    replayed = backroom(processes, "dead-letters", "replay", letter_id)
+    listed = processes.command("dead-letters", "list")
+    shown = processes.command("dead-letters", "show", letter_id)
+    replayed = processes.command("dead-letters", "replay", letter_id)
 
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.split()[0] == letter_id)
@@ -224,7 +220,7 @@ def test_given_a_message_kept_when_listed_shown_and_replayed_then_shown_whole_an
     assert "Traceback" not in replayed.stderr
     assert replayed.stdout == ""
     assert scalar(clean, "SELECT status FROM dead_letters") == "open"
-    discarded = backroom(processes, "dead-letters", "discard", letter_id, "--note", "sender fixed")
+    discarded = processes.command("dead-letters", "discard", letter_id, "--note", "sender fixed")
     assert discarded.returncode == 0, discarded.stderr
 
 
