@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from domain.db import make_engine
 from domain.services import dead_letters
 from tests import factories
 from tests.conftest import REPO
+from tests.e2e import harness
 
 CONTRACT_FILE = REPO / "docs" / "contract-v1.json"
 PUBLIC_TASKS = {"orders.place", "orders.cancel", "orders.status", "inventory.restock"}
@@ -52,15 +52,7 @@ def backroom(
     if database_url is not None:
         env["BACKROOM_DATABASE_URL"] = database_url
     env.update(extra)
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *argv],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
+    return harness.backroom(env, *argv, timeout=20)
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:
