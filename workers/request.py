@@ -41,12 +41,16 @@ log = logging.getLogger("backroom.worker")
 REPR_SIZE = 1024  # Celery's own limit on argsrepr and kwargsrepr
 
 
+def redacted_repr(arguments: Any) -> str:
+    """A repr of `arguments` with their payment tokens redacted, at Celery's size limit: what
+    `argsrepr`/`kwargsrepr` should hold."""
+    return str(saferepr(redact_tokens(arguments), REPR_SIZE))
+
+
 def shown(arguments: Any, sent: str) -> str:
     """How `arguments` are shown: as the sender showed them (`sent`), unless they hold a
     payment token; then a repr of them with it redacted."""
-    if clear_tokens(arguments):
-        return str(saferepr(redact_tokens(arguments), REPR_SIZE))
-    return sent
+    return redacted_repr(arguments) if clear_tokens(arguments) else sent
 
 
 def channel_gone(channel: Any) -> bool:

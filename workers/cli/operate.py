@@ -7,7 +7,6 @@ import argparse
 import json
 from typing import Any
 
-from celery.utils.saferepr import saferepr
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import contracts, secrets, steps
@@ -17,10 +16,9 @@ from domain.ports import SystemClock
 from domain.services import dead_letters, orders
 from workers.cli.output import fail, out
 from workers.cli.servers import database, served
+from workers.request import redacted_repr
 from workers.runtime import sealer
 from workers.settings import Settings
-
-REPR_SIZE = 1024  # Celery's own limit on argsrepr and kwargsrepr
 
 
 def cmd_contract(_settings: Settings, _args: argparse.Namespace) -> int:
@@ -135,8 +133,8 @@ def _replay(letter: DeadLetter, args: list[Any], kwargs: dict[str, Any]) -> None
         letter.task,
         args=args,
         kwargs=kwargs,
-        argsrepr=saferepr(secrets.redact_tokens(args), REPR_SIZE),
-        kwargsrepr=saferepr(secrets.redact_tokens(kwargs), REPR_SIZE),
+        argsrepr=redacted_repr(args),
+        kwargsrepr=redacted_repr(kwargs),
     )
     out(f"replayed dead letter {letter.id} as task {result.id}")
 
